@@ -1,0 +1,2 @@
+/* event: not yet implemented. */
+#include "codec/event.h"

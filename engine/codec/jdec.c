@@ -1,0 +1,2 @@
+/* jdec: not yet implemented. */
+#include "codec/jdec.h"

@@ -1,0 +1,2 @@
+/* rest: not yet implemented. */
+#include "codec/rest.h"

@@ -1,0 +1,2 @@
+/* stream: not yet implemented. */
+#include "codec/stream.h"

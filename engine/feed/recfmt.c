@@ -1,0 +1,2 @@
+/* recfmt: not yet implemented. */
+#include "feed/recfmt.h"

@@ -1,0 +1,2 @@
+/* replay: not yet implemented. */
+#include "feed/replay.h"

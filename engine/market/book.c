@@ -1,0 +1,2 @@
+/* book: not yet implemented. */
+#include "market/book.h"

@@ -1,0 +1,2 @@
+/* market: not yet implemented. */
+#include "market/market.h"

@@ -1,0 +1,2 @@
+/* symtab: not yet implemented. */
+#include "market/symtab.h"

@@ -1,0 +1,2 @@
+/* sync: not yet implemented. */
+#include "market/sync.h"

@@ -1,0 +1,2 @@
+/* dec: not yet implemented. */
+#include "util/dec.h"

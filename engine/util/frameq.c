@@ -1,0 +1,2 @@
+/* frameq: not yet implemented. */
+#include "util/frameq.h"

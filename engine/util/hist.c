@@ -1,0 +1,2 @@
+/* hist: not yet implemented. */
+#include "util/hist.h"

@@ -1,0 +1,2 @@
+/* memacct: not yet implemented. */
+#include "util/memacct.h"

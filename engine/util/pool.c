@@ -1,0 +1,2 @@
+/* pool: not yet implemented. */
+#include "util/pool.h"

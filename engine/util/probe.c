@@ -1,0 +1,2 @@
+/* probe: not yet implemented. */
+#include "util/probe.h"

@@ -1,0 +1,2 @@
+/* spsc: not yet implemented. */
+#include "util/spsc.h"

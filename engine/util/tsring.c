@@ -1,0 +1,2 @@
+/* tsring: not yet implemented. */
+#include "util/tsring.h"

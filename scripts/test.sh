@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Build bfmon and run every test, the way CI does:
+#   1. gcc, warnings as errors, all suites
+#   2. clang, warnings as errors, all suites
+#   3. gcc with AddressSanitizer + UndefinedBehaviorSanitizer, all suites
+#   4. gcc with ThreadSanitizer, the threaded suites
+#   5. formatting check (clang-format)
+# Any failure, warning or sanitizer report fails the run. Ends with one "N passed, N failed" line
+# counting every Criterion test case across the runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh
+
+root=$(pwd)
+out=${BF_TEST_OUT:-$root/build-test}
+mkdir -p "$out"
+jobs=$(nproc)
+
+configure() { # dir, compiler, meson args...
+    local dir=$1 compiler=$2
+    shift 2
+    if [ ! -f "$out/$dir/build.ninja" ]; then
+        CC=$compiler meson setup "$out/$dir" "$@" >/dev/null
+    fi
+    ninja -C "$out/$dir" >/dev/null
+}
+
+run_suites() { # dir, wrapper-or-empty, meson test args...
+    local dir=$1 wrapper=$2
+    shift 2
+    local w=()
+    [ -n "$wrapper" ] && w=(--wrapper "$wrapper")
+    echo "== $dir: meson test $*"
+    if ! meson test -C "$out/$dir" --print-errorlogs --num-processes "$jobs" "${w[@]}" "$@"; then
+        echo "FAILED in $dir" >&2
+        status=1
+    fi
+}
+
+status=0
+configure gcc gcc --werror
+run_suites gcc ""
+configure clang clang --werror
+run_suites clang ""
+configure asan gcc --werror -Db_sanitize=address,undefined -Dbuildtype=debug
+run_suites asan ""
+# TSan maps shadow memory at fixed addresses; without ASLR it works on every kernel's mmap_rnd_bits.
+configure tsan gcc --werror -Db_sanitize=thread -Dbuildtype=debug
+run_suites tsan "setarch -R" --suite threads
+
+echo "== clang-format"
+mapfile -t sources < <(git ls-files '*.c' '*.h')
+if [ ${#sources[@]} -gt 0 ] && ! clang-format --dry-run --Werror "${sources[@]}"; then
+    echo "FAILED: code is not formatted (run: clang-format -i \$(git ls-files '*.c' '*.h'))" >&2
+    status=1
+fi
+
+# Criterion prints "Synthesis: Tested: N | Passing: N | Failing: N | Crashing: N" per test program.
+python3 - "$out" <<'PY' || status=1
+import glob, re, sys
+passed = failed = 0
+for log in glob.glob(sys.argv[1] + "/*/meson-logs/testlog.txt"):
+    for m in re.finditer(r"Synthesis: Tested: +(\d+) \| Passing: +(\d+) \| Failing: +(\d+) \| Crashing: +(\d+)",
+                         open(log, errors="replace").read()):
+        passed += int(m.group(2))
+        failed += int(m.group(3)) + int(m.group(4))
+print(f"criterion: {passed} passed, {failed} failed")
+sys.exit(1 if failed or passed == 0 else 0)
+PY
+exit $status

@@ -1,0 +1,2 @@
+/* Tests for book: to be written. */
+#include <criterion/criterion.h>

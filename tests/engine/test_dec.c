@@ -1,0 +1,2 @@
+/* Tests for dec: to be written. */
+#include <criterion/criterion.h>

@@ -1,0 +1,2 @@
+/* Tests for differential: to be written. */
+#include <criterion/criterion.h>

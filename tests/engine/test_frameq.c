@@ -1,0 +1,2 @@
+/* Tests for frameq: to be written. */
+#include <criterion/criterion.h>

@@ -1,0 +1,2 @@
+/* Tests for hist: to be written. */
+#include <criterion/criterion.h>

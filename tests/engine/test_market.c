@@ -1,0 +1,2 @@
+/* Tests for market: to be written. */
+#include <criterion/criterion.h>

@@ -1,0 +1,2 @@
+/* Tests for memacct: to be written. */
+#include <criterion/criterion.h>

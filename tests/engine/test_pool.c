@@ -1,0 +1,2 @@
+/* Tests for pool: to be written. */
+#include <criterion/criterion.h>

@@ -1,0 +1,2 @@
+/* Tests for probe: to be written. */
+#include <criterion/criterion.h>

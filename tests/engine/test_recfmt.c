@@ -1,0 +1,2 @@
+/* Tests for recfmt: to be written. */
+#include <criterion/criterion.h>

@@ -1,0 +1,2 @@
+/* Tests for replay: to be written. */
+#include <criterion/criterion.h>

@@ -1,0 +1,2 @@
+/* Tests for rest: to be written. */
+#include <criterion/criterion.h>

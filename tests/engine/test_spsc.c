@@ -1,0 +1,2 @@
+/* Tests for spsc: to be written. */
+#include <criterion/criterion.h>

@@ -1,0 +1,2 @@
+/* Tests for stream: to be written. */
+#include <criterion/criterion.h>

@@ -1,0 +1,2 @@
+/* Tests for sync: to be written. */
+#include <criterion/criterion.h>

@@ -1,0 +1,2 @@
+/* Tests for tsring: to be written. */
+#include <criterion/criterion.h>
