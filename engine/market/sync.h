@@ -51,6 +51,8 @@ typedef struct sync_stats {
     uint64_t snapshots;    /* snapshots applied */
     uint64_t stale;        /* times marked STALE */
     int64_t last_update_id; /* u of the last applied event (or L right after a snapshot) */
+    int64_t snapshot_id;    /* lastUpdateId L of the snapshot the book was last loaded from */
+    int64_t first_U, first_u; /* U and u of the first event applied after that snapshot (0 if none) */
     int64_t snapshot_mono_ns; /* when the current snapshot was applied (caller's clock) */
 } sync_stats;
 
@@ -62,6 +64,11 @@ typedef struct sync_config {
 /* The sync drives `b` (borrowed; it clears and fills it). cfg may be NULL. */
 sync *sync_create(book *b, const sync_config *cfg);
 void sync_destroy(sync *s);
+
+/* Called right after each event is applied to the book, including buffered events replayed after a
+ * snapshot, so the market layer can cross-check the top of book after every one. */
+typedef void (*sync_apply_fn)(void *ctx, const sync_diff *applied);
+void sync_set_on_apply(sync *s, sync_apply_fn fn, void *ctx);
 
 /* One diff event. Returns 0 (applied, buffered, or dropped as old), or BF_EGAP when this event broke the
  * chain (the book is now RESYNCING; the event was kept in the buffer). */
