@@ -2,10 +2,10 @@
  * hist: log-linear latency histograms, plus rolling windows of them (histwin).
  *
  * Values are unsigned integers (nanoseconds by convention). Buckets are linear inside each power of
- * two, fine enough that any percentile is reported within 1 % of a recorded value from 1 ns to 60 s;
- * larger values are clamped into the top bucket while max stays exact. hist_record() is O(1),
- * branch-light and never allocates. A hist or histwin belongs to one thread; to aggregate across
- * threads, copy or merge (hist_merge) into a histogram owned by the reader.
+ * two, fine enough that any percentile is reported within 1 % of a recorded value from 1 ns to
+ * 60 s; larger values are clamped into the top bucket while max stays exact. hist_record() is
+ * O(1), branch-light and never allocates. A hist or histwin belongs to one thread; to aggregate
+ * across threads, copy or merge (hist_merge) into a histogram owned by the reader.
  */
 #ifndef BF_HIST_H
 #define BF_HIST_H
@@ -50,6 +50,9 @@ void histwin_record(histwin *w, int64_t now_ns, uint64_t value);
 void histwin_window(const histwin *w, int64_t now_ns, hist *out);
 /* Everything recorded since creation. */
 const hist *histwin_total(const histwin *w);
+/* dst += src: totals add, and each of src's live slots folds into the dst slot holding its start
+ * time (slots older than dst's ring are dropped from the window; they stay in the total). */
+void histwin_merge(histwin *dst, const histwin *src);
 size_t histwin_mem_bytes(const histwin *w);
 
 #endif

@@ -2,8 +2,8 @@
  * memacct: where the memory goes, cheap enough to read every second (the seed's MemoryTracker).
  *
  * Modules that hold bulk memory (books, rings, decoders, sync buffers, recorder buffers) add and
- * subtract the bytes they hold with memacct_add(); the counters are process-wide relaxed atomics, so
- * any thread may add and any thread may read. memacct_read() adds the process RSS from
+ * subtract the bytes they hold with memacct_add(); the counters are process-wide relaxed atomics,
+ * so any thread may add and any thread may read. memacct_read() adds the process RSS from
  * /proc/self/statm (one small read, no allocation).
  */
 #ifndef BF_MEMACCT_H
