@@ -1,12 +1,14 @@
 /*
  * frameq: lock-free SPSC queue of variable-size byte records (raw WebSocket frames, REST bodies).
  *
- * One producer thread, one consumer thread. Records are stored contiguously in one pre-allocated byte
- * arena (a record never wraps: the producer skips to the start with a padding marker), so a frame of any
- * size up to the arena's limit travels with zero mallocs. Usage:
+ * One producer thread, one consumer thread. Records are stored contiguously in one pre-allocated
+ * byte arena (a record never wraps: the producer skips to the start with a padding marker), so a
+ * frame of any size up to the arena's limit travels with zero mallocs. Usage:
  *
- *     producer: void *p = frameq_reserve(q, len);  if (!p) { count a drop; } else { fill; frameq_commit(q, len); }
- *     consumer: size_t len; const void *p = frameq_peek(q, &len);  if (p) { use; frameq_release(q); }
+ *     producer: void *p = frameq_reserve(q, len);
+ *               if (!p) { count a drop; } else { fill; frameq_commit(q, len); }
+ *     consumer: size_t len; const void *p = frameq_peek(q, &len);
+ *               if (p) { use; frameq_release(q); }
  *
  * reserve returns NULL at once when there is no room (never blocks); a record larger than
  * frameq_max_record() can never fit. The pointer from peek stays valid until release.
@@ -24,7 +26,7 @@ void frameq_destroy(frameq *q);
 
 /* Producer: room for a record of len bytes, or NULL if it does not fit right now. */
 void *frameq_reserve(frameq *q, size_t len);
-/* Producer: publish the record obtained from the last reserve; len may be <= the reserved length. */
+/* Producer: publish the record from the last reserve; len may be <= the reserved length. */
 void frameq_commit(frameq *q, size_t len);
 
 /* Consumer: the oldest record and its length, or NULL if empty. */

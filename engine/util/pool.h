@@ -2,13 +2,13 @@
  * pool: a fixed set of pthread workers with keyed, ordered execution (the seed's thread_pool and
  * async_tools).
  *
- * Each worker owns a bounded FIFO. pool_post(key) always lands on worker key % nworkers, so every job
- * of one key (one symbol) runs in submission order on one thread. Submission never blocks: a full
- * worker queue returns BF_EAGAIN and the caller decides. Jobs submitted with pool_submit() return a
- * handle: pool_job_wait() waits with a deadline and reports BF_ETIMEDOUT without cancelling anything;
- * the job still runs, and its handle is freed by whichever comes last of completion and
- * pool_job_release(), so a timed-out job is never leaked. Any thread may submit and wait; jobs must not
- * call pool_destroy() or wait on jobs of their own worker.
+ * Each worker owns a bounded FIFO. pool_post(key) always lands on worker key % nworkers, so every
+ * job of one key (one symbol) runs in submission order on one thread. Submission never blocks: a
+ * full worker queue returns BF_EAGAIN and the caller decides. Jobs submitted with pool_submit()
+ * return a handle: pool_job_wait() waits with a deadline and reports BF_ETIMEDOUT without
+ * cancelling anything; the job still runs, and its handle is freed by whichever comes last of
+ * completion and pool_job_release(), so a timed-out job is never leaked. Any thread may submit and
+ * wait; jobs must not call pool_destroy() or wait on jobs of their own worker.
  */
 #ifndef BF_POOL_H
 #define BF_POOL_H

@@ -1,12 +1,12 @@
 /*
  * spsc: lock-free single-producer single-consumer ring of fixed-size items.
  *
- * Exactly one producer thread calls the push functions and exactly one consumer thread calls the pop
- * functions; either may call spsc_count(). C11 acquire/release atomics; head and tail live on their own
- * cache lines and each side caches the other side's index, so the shared lines move only when the
- * cached view runs out. Capacity is rounded up to a power of two. A full ring makes push fail at once
- * (BF_EAGAIN / a short count): the caller decides whether to drop and count or to wait. Nothing here
- * ever blocks or allocates after spsc_create().
+ * Exactly one producer thread calls the push functions and exactly one consumer thread calls the
+ * pop functions; either may call spsc_count(). C11 acquire/release atomics; head and tail live on
+ * their own cache lines and each side caches the other side's index, so the shared lines move only
+ * when the cached view runs out. Capacity is rounded up to a power of two. A full ring makes push
+ * fail at once (BF_EAGAIN / a short count): the caller decides whether to drop and count or to
+ * wait. Nothing here ever blocks or allocates after spsc_create().
  */
 #ifndef BF_SPSC_H
 #define BF_SPSC_H
