@@ -1,10 +1,10 @@
 /*
  * symtab: what the engine knows about each symbol from exchangeInfo: filters and precision.
  *
- * Prices are counted in tickSize and quantities in stepSize (dec.h scales built from PRICE_FILTER and
- * LOT_SIZE). pricePrecision is NOT the tick (29/122 symbols differ in the 2021 capture); it is kept
- * only for information. A symtab is filled once (REST thread or replay start) and then only read;
- * concurrent readers are safe once filling is done.
+ * Prices are counted in tickSize and quantities in stepSize (dec.h scales built from PRICE_FILTER
+ * and LOT_SIZE). pricePrecision is NOT the tick (29/122 symbols differ in the 2021 capture); it is
+ * kept only for information. A symtab is filled once (REST thread or replay start) and then only
+ * read; concurrent readers are safe once filling is done.
  */
 #ifndef BF_SYMTAB_H
 #define BF_SYMTAB_H
@@ -16,14 +16,14 @@
 #define SYM_NAME_MAX 32
 
 typedef struct sym_info {
-    char name[SYM_NAME_MAX];          /* "BTCUSDT" */
-    char pair[SYM_NAME_MAX];          /* "BTCUSDT" */
-    char status[24];                  /* "TRADING", "PENDING_TRADING", ... */
-    char contract_type[24];           /* "PERPETUAL", "CURRENT_QUARTER", "" ... */
+    char name[SYM_NAME_MAX];           /* "BTCUSDT" */
+    char pair[SYM_NAME_MAX];           /* "BTCUSDT" */
+    char status[24];                   /* "TRADING", "PENDING_TRADING", ... */
+    char contract_type[24];            /* "PERPETUAL", "CURRENT_QUARTER", "" ... */
     char tick_size[DEC_MAX_CHARS + 1]; /* as written: "0.10" */
     char step_size[DEC_MAX_CHARS + 1]; /* as written: "0.001" */
-    dec_scale px;                     /* from tickSize */
-    dec_scale qty;                    /* from stepSize */
+    dec_scale px;                      /* from tickSize */
+    dec_scale qty;                     /* from stepSize */
     int price_precision, quantity_precision;
 } sym_info;
 
