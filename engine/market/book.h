@@ -1,13 +1,14 @@
 /*
- * book: an L2 order book for one symbol, prices and quantities as int64 (ticks and lots, see dec.h).
+ * book: an L2 order book for one symbol, prices and quantities as int64 (ticks and lots, see
+ * dec.h).
  *
- * Built for Binance depth traffic: most updates land within a few hundred ticks of the touch, some land
- * far away (±5 %). Near levels live in a tick-indexed ladder per side (quantity array indexed by
- * price - base, with a 64-bit occupancy bitmap per 64 ticks) that re-centres when the touch drifts;
- * far levels live in a sorted overflow array. Best bid/ask are cached (O(1)); deleting the best finds
- * the next one with a bitmap scan. The number of levels per side is bounded (book_config.max_levels):
- * an update that would exceed it is refused with BF_ETOOBIG so the caller can resync, never grown
- * silently. A book belongs to one thread (its symbol's worker).
+ * Built for Binance depth traffic: most updates land within a few hundred ticks of the touch, some
+ * land far away (±5 %). Near levels live in a tick-indexed ladder per side (quantity array indexed
+ * by price - base, with a 64-bit occupancy bitmap per 64 ticks) that re-centres when the touch
+ * drifts; far levels live in a sorted overflow array. Best bid/ask are cached (O(1)); deleting the
+ * best finds the next one with a bitmap scan. The number of levels per side is bounded
+ * (book_config.max_levels): an update that would exceed it is refused with BF_ETOOBIG so the caller
+ * can resync, never grown silently. A book belongs to one thread (its symbol's worker).
  */
 #ifndef BF_BOOK_H
 #define BF_BOOK_H
@@ -36,8 +37,8 @@ void book_destroy(book *b);
 /* Remove every level (keeps the memory). */
 void book_clear(book *b);
 
-/* Set the quantity at a price: qty > 0 adds or replaces, qty == 0 deletes (deleting an absent level is
- * not an error). BF_EINVAL for px <= 0 or qty < 0; BF_ETOOBIG past max_levels. */
+/* Set the quantity at a price: qty > 0 adds or replaces, qty == 0 deletes (deleting an absent level
+ * is not an error). BF_EINVAL for px <= 0 or qty < 0; BF_ETOOBIG past max_levels. */
 int book_set(book *b, book_side side, int64_t px, int64_t qty);
 /* The seed's FastOrderBook.update_bid / update_ask. */
 int book_update_bid(book *b, int64_t px, int64_t qty);

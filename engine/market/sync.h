@@ -1,8 +1,8 @@
 /*
  * sync: the Binance USDⓈ-M local-book synchronisation state machine for one symbol's diff stream.
  *
- * The rule (binance-protocol.md §5): buffer diffs while a REST snapshot is in flight; on the snapshot
- * (lastUpdateId L) drop buffered events with u < L; the first event applied must satisfy
+ * The rule (binance-protocol.md §5): buffer diffs while a REST snapshot is in flight; on the
+ * snapshot (lastUpdateId L) drop buffered events with u < L; the first event applied must satisfy
  * U <= L <= u (or pu == L); every later event must have pu == the previous event's u, otherwise the
  * book goes RESYNCING with a recorded reason and asks for a new snapshot while buffering continues.
  * Update ids are NOT contiguous on futures: U == prev_u + 1 is never checked.
@@ -42,17 +42,18 @@ typedef struct sync_diff {
 } sync_diff;
 
 typedef struct sync_stats {
-    uint64_t applied;      /* events applied to the book */
-    uint64_t dropped;      /* events discarded (u < L, or older than the book) */
-    uint64_t buffered;     /* events currently waiting for a snapshot */
+    uint64_t applied;  /* events applied to the book */
+    uint64_t dropped;  /* events discarded (u < L, or older than the book) */
+    uint64_t buffered; /* events currently waiting for a snapshot */
     uint64_t buffer_overflows;
-    uint64_t gaps;         /* pu chain breaks seen while LIVE */
-    uint64_t resyncs;      /* times the book left LIVE for RESYNCING */
-    uint64_t snapshots;    /* snapshots applied */
-    uint64_t stale;        /* times marked STALE */
+    uint64_t gaps;          /* pu chain breaks seen while LIVE */
+    uint64_t resyncs;       /* times the book left LIVE for RESYNCING */
+    uint64_t snapshots;     /* snapshots applied */
+    uint64_t stale;         /* times marked STALE */
     int64_t last_update_id; /* u of the last applied event (or L right after a snapshot) */
     int64_t snapshot_id;    /* lastUpdateId L of the snapshot the book was last loaded from */
-    int64_t first_U, first_u; /* U and u of the first event applied after that snapshot (0 if none) */
+    int64_t first_U,
+        first_u; /* U and u of the first event applied after that snapshot (0 if none) */
     int64_t snapshot_mono_ns; /* when the current snapshot was applied (caller's clock) */
 } sync_stats;
 
@@ -70,14 +71,17 @@ void sync_destroy(sync *s);
 typedef void (*sync_apply_fn)(void *ctx, const sync_diff *applied);
 void sync_set_on_apply(sync *s, sync_apply_fn fn, void *ctx);
 
-/* One diff event. Returns 0 (applied, buffered, or dropped as old), or BF_EGAP when this event broke the
- * chain (the book is now RESYNCING; the event was kept in the buffer). */
+/* One diff event. Returns 0 (applied, buffered, or dropped as old), BF_EGAP when this event broke
+ * the chain (the book is now RESYNCING; the event was kept in the buffer), or the book's error
+ * (BF_ETOOBIG / BF_EINVAL) when it refused a level (RESYNCING, reason "book full"). A crossed book
+ * after a diff returns 0: the state (RESYNCING, reason "crossed book") tells. */
 int sync_on_diff(sync *s, const sync_diff *d);
 
 /* A REST snapshot with lastUpdateId L. Loads the book and replays the buffer. Returns 0 when the book
- * is LIVE (or waiting: no buffered event reaches L yet), BF_ESTATE when the snapshot is too old (every
- * buffered event starts after L: fetch again), BF_ETOOBIG if the book refused a level. now_ns is
- * recorded as the snapshot time. */
+ * is LIVE (or waiting: no buffered event reaches L yet), BF_ESTATE when the snapshot is too old
+ * (every buffered event starts after L, or while LIVE it is older than the last applied event: the
+ * book is untouched; fetch again), BF_EGAP when replaying the buffer found a chain break, BF_ETOOBIG
+ * if the book refused a level. now_ns is recorded as the snapshot time. */
 int sync_on_snapshot(sync *s, int64_t last_update_id, const book_level *bids, size_t nbids,
                      const book_level *asks, size_t nasks, int64_t now_ns);
 
