@@ -35,6 +35,13 @@ run_suites() { # dir, wrapper-or-empty, meson test args...
         echo "FAILED in $dir" >&2
         status=1
     fi
+    # A sanitizer report fails the run even where the test itself passed: Criterion counts a leak
+    # found when a test's process exits as a teardown crash but still exits 0.
+    local log="$out/$dir/meson-logs/testlog.txt"
+    if grep -nE "ERROR: (AddressSanitizer|LeakSanitizer)|WARNING: ThreadSanitizer|runtime error:|crashed during (setup|teardown)" "$log" | head -20; then
+        echo "FAILED in $dir: sanitizer report in $log" >&2
+        status=1
+    fi
 }
 
 status=0
