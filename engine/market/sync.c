@@ -35,7 +35,7 @@ typedef struct buf_event {
     size_t off, nbids, nasks;
 } buf_event;
 
-struct sync {
+struct book_sync {
     book *b;
     size_t max_events, max_levels;
     phase ph;
@@ -59,7 +59,7 @@ struct sync {
 
 /* ---- memory ---- */
 
-static void account(sync *s, int64_t delta)
+static void account(book_sync *s, int64_t delta)
 {
     if (delta == 0)
         return;
@@ -67,7 +67,7 @@ static void account(sync *s, int64_t delta)
     memacct_add(MEM_SYNC, delta);
 }
 
-static void set_ev_cap(sync *s, size_t cap)
+static void set_ev_cap(book_sync *s, size_t cap)
 {
     if (cap == s->ev_cap)
         return;
@@ -81,7 +81,7 @@ static void set_ev_cap(sync *s, size_t cap)
     s->ev_cap = cap;
 }
 
-static void set_lv_cap(sync *s, size_t cap)
+static void set_lv_cap(book_sync *s, size_t cap)
 {
     if (cap == s->lv_cap)
         return;
@@ -97,19 +97,19 @@ static void set_lv_cap(sync *s, size_t cap)
 
 /* ---- buffer ---- */
 
-static size_t buf_len(const sync *s)
+static size_t buf_len(const book_sync *s)
 {
     return s->ev_end - s->ev_head;
 }
 
-static buf_event *buf_front(sync *s)
+static buf_event *buf_front(book_sync *s)
 {
     return &s->ev[s->ev_head];
 }
 
 /* Empty the buffer and give its memory back: a synced book needs none, and a burst of buffering (a
  * long snapshot fetch) should not pin megabytes for the rest of the session. */
-static void buf_reset(sync *s)
+static void buf_reset(book_sync *s)
 {
     s->ev_head = s->ev_end = 0;
     s->lv_end = s->lv_live = 0;
@@ -118,7 +118,7 @@ static void buf_reset(sync *s)
     s->st.buffered = 0;
 }
 
-static void buf_pop(sync *s)
+static void buf_pop(book_sync *s)
 {
     buf_event *e = buf_front(s);
     s->lv_live -= e->nbids + e->nasks;
@@ -131,7 +131,7 @@ static void buf_pop(sync *s)
 }
 
 /* Slide live events and their levels to the front of their arrays. */
-static void buf_compact(sync *s)
+static void buf_compact(book_sync *s)
 {
     size_t n = buf_len(s);
     if (n == 0) {
@@ -160,7 +160,7 @@ static size_t grown(size_t cap, size_t first, size_t need, size_t max)
 /* Make room for one event with k levels at the tail: compact first, grow (up to the bounds) only if
  * compacting was not enough. The caller has already dropped old events so that the bounds allow it.
  */
-static void buf_make_room(sync *s, size_t k)
+static void buf_make_room(book_sync *s, size_t k)
 {
     if (s->ev_end < s->ev_cap && s->lv_end + k <= s->lv_cap)
         return;
@@ -171,7 +171,7 @@ static void buf_make_room(sync *s, size_t k)
         set_lv_cap(s, grown(s->lv_cap, SYNC_FIRST_LEVELS, s->lv_end + k, s->max_levels));
 }
 
-static void note_overflow(sync *s)
+static void note_overflow(book_sync *s)
 {
     s->st.buffer_overflows++;
     s->need_snapshot = true;
@@ -179,7 +179,7 @@ static void note_overflow(sync *s)
 }
 
 /* Copy a diff into the buffer, dropping the oldest events while the bounds are exceeded. */
-static void buf_push(sync *s, const sync_diff *d)
+static void buf_push(book_sync *s, const sync_diff *d)
 {
     size_t k = d->nbids + d->nasks;
     if (k > s->max_levels) {
@@ -209,7 +209,7 @@ static void buf_push(sync *s, const sync_diff *d)
     s->st.buffered = buf_len(s);
 }
 
-static sync_diff buf_view(const sync *s, const buf_event *e)
+static sync_diff buf_view(const book_sync *s, const buf_event *e)
 {
     /* An event without levels may sit in a buffer whose arena was never allocated. */
     const book_level *lv = s->arena ? &s->arena[e->off] : NULL;
@@ -226,13 +226,13 @@ static sync_diff buf_view(const sync *s, const buf_event *e)
 
 /* ---- state changes ---- */
 
-static void set_reason(sync *s, const char *why)
+static void set_reason(book_sync *s, const char *why)
 {
     snprintf(s->reason, sizeof(s->reason), "%s", why ? why : "");
 }
 
 /* Leave the synced path: the book cannot be trusted until a new snapshot bridges the stream. */
-static void go_resync(sync *s, const char *why)
+static void go_resync(book_sync *s, const char *why)
 {
     if (s->state == SYNC_LIVE)
         s->st.resyncs++;
@@ -243,7 +243,7 @@ static void go_resync(sync *s, const char *why)
     set_reason(s, why);
 }
 
-static void go_live(sync *s)
+static void go_live(book_sync *s)
 {
     s->ph = PH_LIVE;
     s->state = SYNC_LIVE;
@@ -262,7 +262,7 @@ static int apply_levels(book *b, book_side side, const book_level *lv, size_t n)
 }
 
 /* Apply one event to the book, run the hook, and check the result. */
-static int apply_event(sync *s, const sync_diff *d)
+static int apply_event(book_sync *s, const sync_diff *d)
 {
     int rc = apply_levels(s->b, BOOK_BID, d->bids, d->nbids);
     if (rc == 0)
@@ -289,7 +289,7 @@ static int apply_event(sync *s, const sync_diff *d)
 /* What a synced (or bridging) machine does with one event. */
 typedef enum verdict { V_DROP, V_APPLY, V_GAP, V_TOO_OLD } verdict;
 
-static verdict judge(const sync *s, const sync_diff *d)
+static verdict judge(const book_sync *s, const sync_diff *d)
 {
     if (s->ph == PH_WAIT_BRIDGE) {
         if (d->u < s->L)
@@ -305,7 +305,7 @@ static verdict judge(const sync *s, const sync_diff *d)
     return d->pu == s->st.last_update_id ? V_APPLY : V_GAP;
 }
 
-static int on_gap(sync *s, const sync_diff *d)
+static int on_gap(book_sync *s, const sync_diff *d)
 {
     char why[SYNC_REASON_MAX];
     snprintf(why, sizeof(why), "pu %" PRId64 " != previous u %" PRId64, d->pu,
@@ -317,7 +317,7 @@ static int on_gap(sync *s, const sync_diff *d)
 
 /* The snapshot cannot be bridged: the stream's oldest event starts after it. Keep buffering and ask
  * again; a book that was LIVE before this (refreshing) snapshot can no longer be trusted. */
-static void on_too_old(sync *s)
+static void on_too_old(book_sync *s)
 {
     if (s->state == SYNC_LIVE)
         go_resync(s, "snapshot has no overlap with the stream");
@@ -329,7 +329,7 @@ static void on_too_old(sync *s)
 /* ---- replay after a snapshot ---- */
 
 /* Drop buffered events that the snapshot already contains (u < L). */
-static void drop_older_than(sync *s, int64_t L)
+static void drop_older_than(book_sync *s, int64_t L)
 {
     while (buf_len(s) > 0 && buf_front(s)->u < L) {
         buf_pop(s);
@@ -339,7 +339,7 @@ static void drop_older_than(sync *s, int64_t L)
 
 /* Replay the buffer through judge(). Stops at a gap, keeping the breaking event and everything
  * after it buffered. */
-static int replay(sync *s)
+static int replay(book_sync *s)
 {
     while (buf_len(s) > 0 && (s->ph == PH_WAIT_BRIDGE || s->ph == PH_LIVE)) {
         sync_diff d = buf_view(s, buf_front(s));
@@ -366,7 +366,7 @@ static int replay(sync *s)
     return 0;
 }
 
-static int load_snapshot(sync *s, const book_level *bids, size_t nbids, const book_level *asks,
+static int load_snapshot(book_sync *s, const book_level *bids, size_t nbids, const book_level *asks,
                          size_t nasks)
 {
     book_clear(s->b);
@@ -383,11 +383,11 @@ static int load_snapshot(sync *s, const book_level *bids, size_t nbids, const bo
 
 /* ---- public API ---- */
 
-sync *sync_create(book *b, const sync_config *cfg)
+book_sync *sync_create(book *b, const sync_config *cfg)
 {
     if (!b)
         return NULL;
-    sync *s = xcalloc(1, sizeof(*s));
+    book_sync *s = xcalloc(1, sizeof(*s));
     s->b = b;
     s->max_events =
         cfg && cfg->max_buffered_events ? cfg->max_buffered_events : SYNC_DEFAULT_EVENTS;
@@ -399,7 +399,7 @@ sync *sync_create(book *b, const sync_config *cfg)
     return s;
 }
 
-void sync_destroy(sync *s)
+void sync_destroy(book_sync *s)
 {
     if (!s)
         return;
@@ -407,13 +407,13 @@ void sync_destroy(sync *s)
     free(s);
 }
 
-void sync_set_on_apply(sync *s, sync_apply_fn fn, void *ctx)
+void sync_set_on_apply(book_sync *s, sync_apply_fn fn, void *ctx)
 {
     s->on_apply = fn;
     s->on_apply_ctx = ctx;
 }
 
-int sync_on_diff(sync *s, const sync_diff *d)
+int sync_on_diff(book_sync *s, const sync_diff *d)
 {
     if (!s || !d || (d->nbids && !d->bids) || (d->nasks && !d->asks))
         return BF_EINVAL;
@@ -441,12 +441,12 @@ int sync_on_diff(sync *s, const sync_diff *d)
 }
 
 /* While LIVE a snapshot older than the book would move it backwards: refuse it, keep the book. */
-static bool snapshot_behind_live(const sync *s, int64_t L)
+static bool snapshot_behind_live(const book_sync *s, int64_t L)
 {
     return s->ph == PH_LIVE && L < s->st.last_update_id;
 }
 
-int sync_on_snapshot(sync *s, int64_t last_update_id, const book_level *bids, size_t nbids,
+int sync_on_snapshot(book_sync *s, int64_t last_update_id, const book_level *bids, size_t nbids,
                      const book_level *asks, size_t nasks, int64_t now_ns)
 {
     if (!s || (nbids && !bids) || (nasks && !asks))
@@ -475,17 +475,17 @@ int sync_on_snapshot(sync *s, int64_t last_update_id, const book_level *bids, si
     return replay(s);
 }
 
-bool sync_wants_snapshot(const sync *s)
+bool sync_wants_snapshot(const book_sync *s)
 {
     return s && s->need_snapshot && !s->requested;
 }
 
-void sync_snapshot_requested(sync *s)
+void sync_snapshot_requested(book_sync *s)
 {
     s->requested = true;
 }
 
-void sync_mark_stale(sync *s, const char *reason)
+void sync_mark_stale(book_sync *s, const char *reason)
 {
     if (!s->stale)
         s->st.stale++;
@@ -493,23 +493,23 @@ void sync_mark_stale(sync *s, const char *reason)
     set_reason(s, reason);
 }
 
-void sync_force_resync(sync *s, const char *reason)
+void sync_force_resync(book_sync *s, const char *reason)
 {
     s->stale = false;
     go_resync(s, reason);
 }
 
-sync_state sync_get_state(const sync *s)
+sync_state sync_get_state(const book_sync *s)
 {
     return s->stale ? SYNC_STALE : s->state;
 }
 
-const char *sync_reason(const sync *s)
+const char *sync_reason(const book_sync *s)
 {
     return s->reason;
 }
 
-void sync_get_stats(const sync *s, sync_stats *out)
+void sync_get_stats(const book_sync *s, sync_stats *out)
 {
     *out = s->st;
     out->buffered = buf_len(s);
@@ -530,7 +530,7 @@ const char *sync_state_name(sync_state st)
     return "?";
 }
 
-size_t sync_mem_bytes(const sync *s)
+size_t sync_mem_bytes(const book_sync *s)
 {
     return s ? s->mem_bytes : 0;
 }

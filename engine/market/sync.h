@@ -23,7 +23,7 @@
 
 #include "market/book.h"
 
-typedef struct sync sync;
+typedef struct book_sync book_sync;
 
 typedef enum sync_state {
     SYNC_SNAPSHOTTING = 0,
@@ -63,43 +63,43 @@ typedef struct sync_config {
 } sync_config;
 
 /* The sync drives `b` (borrowed; it clears and fills it). cfg may be NULL. */
-sync *sync_create(book *b, const sync_config *cfg);
-void sync_destroy(sync *s);
+book_sync *sync_create(book *b, const sync_config *cfg);
+void sync_destroy(book_sync *s);
 
 /* Called right after each event is applied to the book, including buffered events replayed after a
  * snapshot, so the market layer can cross-check the top of book after every one. */
 typedef void (*sync_apply_fn)(void *ctx, const sync_diff *applied);
-void sync_set_on_apply(sync *s, sync_apply_fn fn, void *ctx);
+void sync_set_on_apply(book_sync *s, sync_apply_fn fn, void *ctx);
 
 /* One diff event. Returns 0 (applied, buffered, or dropped as old), BF_EGAP when this event broke
  * the chain (the book is now RESYNCING; the event was kept in the buffer), or the book's error
  * (BF_ETOOBIG / BF_EINVAL) when it refused a level (RESYNCING, reason "book full"). A crossed book
  * after a diff returns 0: the state (RESYNCING, reason "crossed book") tells. */
-int sync_on_diff(sync *s, const sync_diff *d);
+int sync_on_diff(book_sync *s, const sync_diff *d);
 
 /* A REST snapshot with lastUpdateId L. Loads the book and replays the buffer. Returns 0 when the book
  * is LIVE (or waiting: no buffered event reaches L yet), BF_ESTATE when the snapshot is too old
  * (every buffered event starts after L, or while LIVE it is older than the last applied event: the
  * book is untouched; fetch again), BF_EGAP when replaying the buffer found a chain break, BF_ETOOBIG
  * if the book refused a level. now_ns is recorded as the snapshot time. */
-int sync_on_snapshot(sync *s, int64_t last_update_id, const book_level *bids, size_t nbids,
+int sync_on_snapshot(book_sync *s, int64_t last_update_id, const book_level *bids, size_t nbids,
                      const book_level *asks, size_t nasks, int64_t now_ns);
 
 /* True when the caller should fetch a snapshot (start, after a gap, after a too-old snapshot). */
-bool sync_wants_snapshot(const sync *s);
+bool sync_wants_snapshot(const book_sync *s);
 /* Called when the caller started fetching, so a second request is not issued. */
-void sync_snapshot_requested(sync *s);
+void sync_snapshot_requested(book_sync *s);
 
 /* Mark the book STALE (e.g. no event for too long); the next accepted event restores the state. */
-void sync_mark_stale(sync *s, const char *reason);
+void sync_mark_stale(book_sync *s, const char *reason);
 /* Force RESYNCING from outside (e.g. a bookTicker cross-check failed, a reconnect). */
-void sync_force_resync(sync *s, const char *reason);
+void sync_force_resync(book_sync *s, const char *reason);
 
-sync_state sync_get_state(const sync *s);
+sync_state sync_get_state(const book_sync *s);
 /* Why the book left LIVE last ("pu 123 != previous u 120"), "" if it never did. */
-const char *sync_reason(const sync *s);
-void sync_get_stats(const sync *s, sync_stats *out);
+const char *sync_reason(const book_sync *s);
+void sync_get_stats(const book_sync *s, sync_stats *out);
 const char *sync_state_name(sync_state st);
-size_t sync_mem_bytes(const sync *s);
+size_t sync_mem_bytes(const book_sync *s);
 
 #endif

@@ -179,7 +179,7 @@ static void fx_teardown(void)
     free(fx.tk);
 }
 
-static int snap_fx(sync *s)
+static int snap_fx(book_sync *s)
 {
     return sync_on_snapshot(s, fx.L, fx.bids, fx.nbids, fx.asks, fx.nasks, 777);
 }
@@ -224,7 +224,7 @@ static void record(void *ctx, const sync_diff *d)
     r->ticker_checked++;
 }
 
-static void assert_final_fixture_top(const book *b, const sync *s)
+static void assert_final_fixture_top(const book *b, const book_sync *s)
 {
     book_level bid, ask;
     cr_assert(book_best_bid(b, &bid));
@@ -261,7 +261,7 @@ static void assert_same_book(const book *a, const book *b)
 }
 
 /* Run the whole capture: `before` diffs, the snapshot, then the rest. */
-static void run_fixture(book *b, sync *s, size_t before)
+static void run_fixture(book *b, book_sync *s, size_t before)
 {
     for (size_t i = 0; i < before; i++)
         cr_assert_eq(sync_on_diff(s, &fx.ev[i].d), 0);
@@ -280,7 +280,7 @@ Test(sync, fixture_all_diffs_buffered_then_snapshot, .init = fx_setup, .fini = f
     cr_assert_eq(fx.nbids, 1000);
     cr_assert_eq(fx.nasks, 1000);
     book *b = book_create(NULL);
-    sync *s = sync_create(b, NULL);
+    book_sync *s = sync_create(b, NULL);
     recorder rec = { .b = b };
     sync_set_on_apply(s, record, &rec);
     cr_assert_eq(sync_get_state(s), SYNC_SNAPSHOTTING);
@@ -323,7 +323,7 @@ Test(sync, fixture_all_diffs_buffered_then_snapshot, .init = fx_setup, .fini = f
 Test(sync, fixture_snapshot_after_ten_diffs_gives_same_book, .init = fx_setup, .fini = fx_teardown)
 {
     book *b1 = book_create(NULL), *b2 = book_create(NULL);
-    sync *s1 = sync_create(b1, NULL), *s2 = sync_create(b2, NULL);
+    book_sync *s1 = sync_create(b1, NULL), *s2 = sync_create(b2, NULL);
     run_fixture(b1, s1, fx.n);
     run_fixture(b2, s2, 10);
     assert_final_fixture_top(b2, s2);
@@ -343,7 +343,7 @@ Test(sync, fixture_snapshot_first_then_stream, .init = fx_setup, .fini = fx_tear
 {
     /* snapshot before any diff: wait for the bridging event, dropping older ones as they come */
     book *b = book_create(NULL);
-    sync *s = sync_create(b, NULL);
+    book_sync *s = sync_create(b, NULL);
     cr_assert_eq(snap_fx(s), 0);
     cr_assert_eq(sync_get_state(s), SYNC_SNAPSHOTTING);
     cr_assert_not(sync_wants_snapshot(s));
@@ -361,7 +361,7 @@ Test(sync, fixture_snapshot_first_then_stream, .init = fx_setup, .fini = fx_tear
 Test(sync, fixture_top_matches_book_ticker_after_every_event, .init = fx_setup, .fini = fx_teardown)
 {
     book *b = book_create(NULL);
-    sync *s = sync_create(b, NULL);
+    book_sync *s = sync_create(b, NULL);
     recorder rec = { .b = b, .check_tickers = true };
     sync_set_on_apply(s, record, &rec);
     run_fixture(b, s, 30);
@@ -375,10 +375,10 @@ Test(sync, fixture_removed_event_gaps_then_new_snapshot_resyncs, .init = fx_setu
 {
     /* the reference: the whole capture, and a snapshot of its book taken right after event 80 */
     book *ref = book_create(NULL);
-    sync *rs = sync_create(ref, NULL);
+    book_sync *rs = sync_create(ref, NULL);
     run_fixture(ref, rs, 0);
     book *mid = book_create(NULL);
-    sync *ms = sync_create(mid, NULL);
+    book_sync *ms = sync_create(mid, NULL);
     cr_assert_eq(snap_fx(ms), 0);
     for (size_t i = 0; i <= 80; i++)
         sync_on_diff(ms, &fx.ev[i].d);
@@ -386,7 +386,7 @@ Test(sync, fixture_removed_event_gaps_then_new_snapshot_resyncs, .init = fx_setu
     size_t nsb = dump(mid, BOOK_BID, &sb), nsa = dump(mid, BOOK_ASK, &sa);
 
     book *b = book_create(NULL);
-    sync *s = sync_create(b, NULL);
+    book_sync *s = sync_create(b, NULL);
     cr_assert_eq(snap_fx(s), 0);
     for (size_t i = 0; i < 60; i++)
         cr_assert_eq(sync_on_diff(s, &fx.ev[i].d), 0);
@@ -447,14 +447,14 @@ static const book_level one_ask[] = { { 1010, 5 } };
                    .nasks = (na_) })
 #define PLAIN(U_, u_, pu_) MK(U_, u_, pu_, NULL, 0, NULL, 0)
 
-static int snap(sync *s, int64_t L)
+static int snap(book_sync *s, int64_t L)
 {
     return sync_on_snapshot(s, L, one_bid, 1, one_ask, 1, 1);
 }
 
 typedef struct env {
     book *b;
-    sync *s;
+    book_sync *s;
     recorder rec;
 } env;
 
@@ -750,7 +750,7 @@ Test(sync, refused_snapshot_level_resyncs)
 {
     book_config bc = { .max_levels = 2 };
     book *b = book_create(&bc);
-    sync *s = sync_create(b, NULL);
+    book_sync *s = sync_create(b, NULL);
     const book_level bids[] = { { 100, 1 }, { 99, 1 }, { 98, 1 } };
     cr_assert_eq(sync_on_snapshot(s, 10, bids, 3, NULL, 0, 0), BF_ETOOBIG);
     cr_assert_eq(sync_get_state(s), SYNC_RESYNCING);
