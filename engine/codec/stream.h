@@ -1,15 +1,15 @@
 /*
  * stream: the fast, schema-specific, allocation-free decoder for Binance stream messages.
  *
- * Decodes depthUpdate (diff and partial), bookTicker, aggTrade, trade, markPriceUpdate (single and the
- * !markPrice@arr array), kline, forceOrder and REST depth snapshots, raw or inside the combined
+ * Decodes depthUpdate (diff and partial), bookTicker, aggTrade, trade, markPriceUpdate (single and
+ * the !markPrice@arr array), kline, forceOrder and REST depth snapshots, raw or inside the combined
  * {"stream":..,"data":..} wrapper, with keys in any order and unknown fields ignored. The input is
  * validated as strict JSON with exactly jansson's rules (UTF-8, escapes, surrogates, integer range,
- * real overflow, nesting limit, duplicate keys rejected, nothing but whitespace after the value), so
- * malformed or truncated input is rejected with a BF_E* code and never read past `len`. Valid JSON that
- * is not a known message type is BF_EUNSUPPORTED. All buffers are allocated at create time (the scratch
- * for unescaped strings grows only when an escaped string is bigger than any before). A decoder belongs
- * to one thread; its results stay valid until its next call.
+ * real overflow, nesting limit, duplicate keys rejected, nothing but whitespace after the value),
+ * so malformed or truncated input is rejected with a BF_E* code and never read past `len`. Valid
+ * JSON that is not a known message type is BF_EUNSUPPORTED. All buffers are allocated at create
+ * time (the scratch for unescaped strings grows only when an escaped string is bigger than any
+ * before). A decoder belongs to one thread; its results stay valid until its next call.
  */
 #ifndef BF_STREAM_H
 #define BF_STREAM_H
