@@ -10,9 +10,10 @@
 #include <string.h>
 
 #include "feed/replay.h"
+#include "util/probe.h"
 
 typedef struct replay_opts {
-    bool json, headless;
+    bool json, headless, probes;
     const char *exchange_info;
     char **files;
     int nfiles;
@@ -21,7 +22,7 @@ typedef struct replay_opts {
 void cmd_replay_usage(FILE *to)
 {
     fprintf(to,
-            "usage: bfmon replay FILE... [--headless] [--json] [--exchange-info FILE]\n"
+            "usage: bfmon replay FILE... [--headless] [--json] [--exchange-info FILE] [--probes]\n"
             "\n"
             "Replay recordings (lines '<recv ns> <json>', plain or gzip) through the engine and\n"
             "report every symbol's book, sync and cross-check results.\n"
@@ -29,6 +30,7 @@ void cmd_replay_usage(FILE *to)
             "  --headless            no terminal UI (the only mode so far)\n"
             "  --json                print the report as one JSON object\n"
             "  --exchange-info FILE  take price/quantity scales from an exchangeInfo body\n"
+            "  --probes              time decode and apply per line; print the table on stderr\n"
             "  -h, --help            this help\n"
             "\n"
             "Exit status: 0 sound, 1 integrity failure, 2 usage error, 3 cannot read input.\n");
@@ -41,6 +43,7 @@ static int parse_opts(int argc, char **argv, replay_opts *o)
         { "headless", no_argument, NULL, 'H' },
         { "json", no_argument, NULL, 'j' },
         { "exchange-info", required_argument, NULL, 'x' },
+        { "probes", no_argument, NULL, 'p' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -56,6 +59,9 @@ static int parse_opts(int argc, char **argv, replay_opts *o)
             break;
         case 'x':
             o->exchange_info = optarg;
+            break;
+        case 'p':
+            o->probes = true;
             break;
         case 'h':
             cmd_replay_usage(stdout);
@@ -158,7 +164,7 @@ int cmd_replay(int argc, char **argv)
     int rc = parse_opts(argc, argv, &o);
     if (rc != 0)
         return rc < 0 ? 0 : rc;
-    replay_config cfg = { .exchange_info_path = o.exchange_info };
+    replay_config cfg = { .exchange_info_path = o.exchange_info, .probes = o.probes };
     replay *r = NULL;
     char why[512];
     if (replay_create(&cfg, &r, why, sizeof why) < 0) {
@@ -169,6 +175,8 @@ int cmd_replay(int argc, char **argv)
     if (rc == 0) {
         replay_finish(r);
         rc = print_report(r, o.json);
+        if (o.probes)
+            probe_report(replay_probes(r), stderr);
         if (rc == 0 && !replay_integrity_ok(r))
             rc = EXIT_INTEGRITY;
     }

@@ -20,6 +20,7 @@
 #include "market/symtab.h"
 #include "util/err.h"
 #include "util/memacct.h"
+#include "util/probe.h"
 #include "util/xalloc.h"
 
 /* How far into a line the "bfmon" key of an event line may start (bfmon writes it first). */
@@ -29,6 +30,8 @@ struct replay {
     symtab *syms; /* NULL without exchangeInfo */
     size_t max_line;
     stream_decoder *dec;
+    probe_set *probes; /* NULL unless asked for */
+    probe *p_decode, *p_apply;
     market **markets;
     size_t nmarkets, cap_markets;
     char **files;
@@ -124,6 +127,11 @@ int replay_create(const replay_config *cfg, replay **out, char *why, size_t why_
         }
     }
     r->dec = stream_decoder_create(NULL);
+    if (cfg && cfg->probes) {
+        r->probes = probe_set_create();
+        r->p_decode = probe_get(r->probes, "decode");
+        r->p_apply = probe_get(r->probes, "apply");
+    }
     *out = r;
     return 0;
 }
@@ -132,6 +140,7 @@ void replay_destroy(replay *r)
 {
     if (!r)
         return;
+    probe_set_destroy(r->probes);
     for (size_t i = 0; i < r->nmarkets; i++)
         market_destroy(r->markets[i]);
     free(r->markets);
@@ -218,8 +227,8 @@ static void on_marker(replay *r, json_t *obj, const char *kind)
 /* True (and handled) when the line is a bfmon event line: a JSON object with a "bfmon" key. */
 static bool try_marker(replay *r, const recfmt_line *l)
 {
-    size_t probe = l->len < MARKER_PROBE ? l->len : MARKER_PROBE;
-    if (l->len == 0 || l->json[0] != '{' || !memmem(l->json, probe, "\"bfmon\"", 7))
+    size_t head = l->len < MARKER_PROBE ? l->len : MARKER_PROBE;
+    if (l->len == 0 || l->json[0] != '{' || !memmem(l->json, head, "\"bfmon\"", 7))
         return false;
     json_t *obj = json_loadb(l->json, l->len, JSON_REJECT_DUPLICATES, NULL);
     const char *kind = json_string_value(json_object_get(obj, "bfmon"));
@@ -275,7 +284,10 @@ static void on_line(replay *r, const recfmt_line *l)
     if (try_marker(r, l))
         return;
     stream_msg msg;
+    int64_t t0 = r->probes ? probe_begin() : 0;
     int rc = stream_decode(r->dec, l->json, l->len, &msg);
+    if (r->probes)
+        probe_end(r->p_decode, t0);
     if (rc == BF_EUNSUPPORTED) {
         r->st.unsupported++;
         return;
@@ -285,8 +297,16 @@ static void on_line(replay *r, const recfmt_line *l)
         problem(r, "cannot decode: %s", stream_decoder_error(r->dec));
         return;
     }
+    t0 = r->probes ? probe_begin() : 0;
     for (size_t i = 0; i < msg.nevents; i++)
         route_event(r, &msg.events[i], msg.levels, l->recv_ns, marked);
+    if (r->probes)
+        probe_end(r->p_apply, t0);
+}
+
+const probe_set *replay_probes(const replay *r)
+{
+    return r->probes;
 }
 
 /* recfmt_next() failed: skip a bad line, or stop at damage. */

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 typedef struct market market;
+typedef struct probe_set probe_set;
 
 #define REPLAY_MAX_PROBLEMS 32
 
@@ -30,6 +31,7 @@ typedef struct replay replay;
 typedef struct replay_config {
     const char *exchange_info_path; /* exchangeInfo JSON body, or NULL to infer scales */
     size_t max_line;                /* recfmt bound; 0 for the default (64 MiB) */
+    bool probes;                    /* time decode and apply per line (replay_probes) */
 } replay_config;
 
 typedef struct replay_stats {
@@ -70,5 +72,8 @@ bool replay_integrity_ok(const replay *r);
 
 /* The report (docs/recording-format.md, "Replay report"): a new JSON object the caller decrefs. */
 json_t *replay_report(const replay *r);
+
+/* The "decode" and "apply" latency probes, or NULL unless replay_config.probes was set. */
+const probe_set *replay_probes(const replay *r);
 
 #endif
