@@ -510,6 +510,17 @@ static const char *const edge_cases[] = {
     "{\"lastUpdateId\":1,\"bids\":[],\"asks\":[],\"u\":1,\"s\":\"X\",\"b\":\"1\",\"B\":\"2\","
     "\"a\":\"3\",\"A\":\"4\"}",
     "{\"lastUpdateId\":\"1\",\"bids\":[],\"asks\":[]}",
+    /* The snapshot shortcut starts on a leading lastUpdateId; a later "e" must undo it. */
+    "{\"lastUpdateId\":5,\"E\":1,\"T\":2,\"bids\":[[\"1.0\",\"2\"]],\"asks\":[],\"e\":"
+    "\"bookTicker\",\"u\":3,\"s\":\"X\",\"b\":\"1\",\"B\":\"2\",\"a\":\"3\",\"A\":\"4\"}",
+    "{\"lastUpdateId\":5,\"bids\":[[\"1\",\"2\"]],\"asks\":[[\"3\",\"4\"]],\"e\":\"foo\"}",
+    "{\"lastUpdateId\":5,\"bids\":[[1,2]],\"asks\":{},\"e\":\"depthUpdate\",\"E\":1,\"s\":"
+    "\"X\",\"U\":1,\"u\":2,\"b\":[[\"1\",\"1\"]],\"a\":[]}",
+    "{\"lastUpdateId\":5,\"bids\":[[\"1\",\"2\"]],\"asks\":[],\"bids\":[]}",
+    "{\"stream\":\"btcusdt@depth\",\"data\":{\"lastUpdateId\":5,\"bids\":[[\"1\",\"2\"]],"
+    "\"asks\":[[\"3\",\"4\"]]}}",
+    "{\"lastUpdateId\":5,\"bids\":[[\"1\",\"2\"]],\"asks\":[[\"3\",\"4\"]],\"stream\":"
+    "\"s\",\"data\":[]}",
     "{\"k\":{\"t\":1},\"e\":\"kline\",\"E\":1,\"s\":\"X\"}",
     "{\"o\":{\"st\":3,\"s\":\"X\",\"S\":\"B\",\"o\":\"L\",\"f\":\"I\",\"q\":\"1\",\"p\":\"1\","
     "\"ap\":\"1\",\"X\":\"F\",\"l\":\"1\",\"z\":\"1\",\"T\":1},\"E\":1,\"e\":\"forceOrder\"}",
