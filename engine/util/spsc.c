@@ -117,9 +117,40 @@ size_t spsc_push_n(spsc *q, const void *items, size_t n)
     return n;
 }
 
+/* One item with a copy of constant size for the common item sizes: a memcpy whose length is only
+ * known at run time is a library call, and on the single-item path it costs more than the ring. */
+static inline void copy_item(unsigned char *dst, const void *src, size_t size)
+{
+    switch (size) {
+    case 8:
+        memcpy(dst, src, 8);
+        break;
+    case 16:
+        memcpy(dst, src, 16);
+        break;
+    case 32:
+        memcpy(dst, src, 32);
+        break;
+    case 64:
+        memcpy(dst, src, 64);
+        break;
+    default:
+        memcpy(dst, src, size);
+        break;
+    }
+}
+
 int spsc_push(spsc *q, const void *item)
 {
-    return spsc_push_n(q, item, 1) == 1 ? 0 : BF_EAGAIN;
+    size_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
+    if (tail - q->head_cache > q->mask) {
+        q->head_cache = atomic_load_explicit(&q->head, memory_order_acquire);
+        if (tail - q->head_cache > q->mask)
+            return BF_EAGAIN;
+    }
+    copy_item(q->slots + (tail & q->mask) * q->item_size, item, q->item_size);
+    atomic_store_explicit(&q->tail, tail + 1, memory_order_release);
+    return 0;
 }
 
 size_t spsc_pop_n(spsc *q, void *items, size_t n)
@@ -142,7 +173,15 @@ size_t spsc_pop_n(spsc *q, void *items, size_t n)
 
 int spsc_pop(spsc *q, void *item)
 {
-    return spsc_pop_n(q, item, 1) == 1 ? 0 : BF_EAGAIN;
+    size_t head = atomic_load_explicit(&q->head, memory_order_relaxed);
+    if (q->tail_cache == head) {
+        q->tail_cache = atomic_load_explicit(&q->tail, memory_order_acquire);
+        if (q->tail_cache == head)
+            return BF_EAGAIN;
+    }
+    copy_item(item, q->slots + (head & q->mask) * q->item_size, q->item_size);
+    atomic_store_explicit(&q->head, head + 1, memory_order_release);
+    return 0;
 }
 
 size_t spsc_count(const spsc *q)
