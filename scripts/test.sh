@@ -31,7 +31,7 @@ run_suites() { # dir, wrapper-or-empty, meson test args...
     local w=()
     [ -n "$wrapper" ] && w=(--wrapper "$wrapper")
     echo "== $dir: meson test $*"
-    if ! meson test -C "$out/$dir" --print-errorlogs --num-processes "$jobs" "${w[@]}" "$@"; then
+    if ! meson test -C "$out/$dir" --logbase testlog --print-errorlogs --num-processes "$jobs" "${w[@]}" "$@"; then
         echo "FAILED in $dir" >&2
         status=1
     fi

@@ -6,11 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 char *tu_fixture(const char *rel)
 {
     const char *dir = getenv("BF_FIXTURES");
     cr_assert(dir && *dir, "BF_FIXTURES is not set");
+    cr_assert(access(dir, R_OK | X_OK) == 0,
+              "real Binance captures not found at %s: they live in ../shared/fixtures beside the "
+              "checkout (or configure with -Dfixtures_dir=DIR)",
+              dir);
     size_t n = strlen(dir) + strlen(rel) + 2;
     char *p = malloc(n);
     snprintf(p, n, "%s/%s", dir, rel);
