@@ -6,11 +6,19 @@
  * per tick in `bits`, and one summary bit per non-empty bitmap word in `sum`, so "next occupied
  * tick" is two or three ctz/clz steps whatever the gap;
  *   - an overflow array, sorted ascending by price, holding exactly the levels outside the window;
- *   - the cached best level.
+ *   - the cached best price (its quantity is read where the level lives).
  * Invariant: a level lives in the ladder iff base <= px < base + W, otherwise in the overflow
  * array. `base` is always a multiple of 64 so that moving the window moves whole bitmap words. The
  * window re-centres on the touch when the touch leaves the middle half of the window. Owned by one
  * thread (the symbol's worker); nothing here is shared.
+ *
+ * Speed: book_set on a price inside the window is branch-free on the data (side, set or delete, new
+ * or existing level, word turning empty): on depth traffic each of those branches would be
+ * mispredicted a third to half of the time, and a mispredict costs more than the whole update.
+ * What is left are branches taken by a few percent of updates at most: outside the window
+ * (overflow, first level), the level bound, a word turning empty or non-empty, a new best, the
+ * best deleted. Sides compare through a key, px ^ flip (flip = 0 for asks, -1 for bids), that is
+ * smaller for better prices on both sides.
  */
 #include "market/book.h"
 
@@ -28,25 +36,32 @@
 /* Overflow capacity kept after book_clear and never shrunk below. */
 #define OVF_MIN_CAP 16u
 
+/* Keeps the empty side out of the fast path: no price is within W of this base. */
+#define BASE_NONE INT64_MIN
+
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+
 typedef struct book_half {
-    int64_t *qty;   /* W slots, NULL until the side's first level */
-    uint64_t *bits; /* W / 64 occupancy words */
-    uint64_t *sum;  /* one bit per non-zero word of `bits` */
-    int64_t base;   /* price of qty[0]; multiple of 64 */
-    size_t ladder_count;
+    /* read by every update */
+    int64_t *qty;     /* W slots, NULL until the side's first level */
+    uint64_t *bits;   /* W / 64 occupancy words */
+    int64_t base;     /* price of qty[0]; multiple of 64; BASE_NONE until the ladder exists */
+    int64_t flip;     /* 0 for asks, -1 for bids: px ^ flip is smaller for better prices */
+    int64_t best_key; /* best px ^ flip; key_none() when the side is empty (count == 0) */
+    size_t count;     /* levels on the side, ladder + overflow */
+    /* rarely */
+    uint64_t *sum;   /* one bit per non-zero word of `bits` */
     book_level *ovf; /* sorted ascending by px */
     size_t ovf_n, ovf_cap;
-    bool has_best;
-    book_level best;
     bool is_bid;
 } book_half;
 
 struct book {
-    book_half side[2];
     uint32_t window; /* W, power of two */
+    uint32_t max_levels;
     uint32_t nwords; /* W / 64 */
     uint32_t nsum;   /* ceil(nwords / 64) */
-    uint32_t max_levels;
+    book_half side[2];
     size_t mem_bytes;
 };
 
@@ -107,9 +122,22 @@ static bool in_window(const book *b, const book_half *h, int64_t px)
     return h->qty && offset_of(h, px) < b->window;
 }
 
+/* best_key of an empty side: at or above every key of the side, and of the same sign as all of
+ * them, so that key - best_key never overflows. For bids it is the key of px 0; for asks it is also
+ * the key of an ask at INT64_MAX (see update_best and refind_best). */
+static int64_t key_none(const book_half *h)
+{
+    return h->is_bid ? -1 : INT64_MAX;
+}
+
 static bool better(const book_half *h, int64_t a, int64_t c)
 {
     return h->is_bid ? a > c : a < c;
+}
+
+static size_t ladder_levels(const book_half *h)
+{
+    return h->count - h->ovf_n;
 }
 
 /* ---- bitmap ---- */
@@ -271,7 +299,6 @@ static void evict_words(book *b, book_half *h, size_t w0, size_t w1)
             bit_clear(h, i);
         }
     }
-    h->ladder_count -= k;
 }
 
 /* Slide the ladder contents so that slot i of the new window (base nb) is slot i + shift of the
@@ -308,12 +335,11 @@ static void adopt_overflow(book *b, book_half *h)
         h->qty[i] = h->ovf[j].qty;
         bit_set(h, i);
     }
-    h->ladder_count += hi - lo;
     if (hi > lo)
         ovf_close(b, h, lo, hi - lo);
 }
 
-static void recentre(book *b, book_half *h, int64_t nb)
+__attribute__((noinline, cold)) static void recentre(book *b, book_half *h, int64_t nb)
 {
     if (nb == h->base)
         return;
@@ -325,132 +351,170 @@ static void recentre(book *b, book_half *h, int64_t nb)
         evict_words(b, h, 0, (size_t)shift_words);
     else
         evict_words(b, h, nw - (size_t)(-shift_words), nw);
-    if (h->ladder_count)
+    if (ladder_levels(h))
         shift_ladder(b, h, shift_words);
     h->base = nb;
     adopt_overflow(b, h);
+}
+
+/* ---- best ---- */
+
+static int64_t best_px(const book_half *h)
+{
+    return h->best_key ^ h->flip;
+}
+
+/* The best level of a non-empty side: in the ladder, or else at the overflow's end on the side's
+ * better side (the overflow is sorted, and the best is better than every level). */
+static book_level best_level(const book *b, const book_half *h)
+{
+    int64_t px = best_px(h);
+    if (in_window(b, h, px))
+        return (book_level){ .px = px, .qty = h->qty[offset_of(h, px)] };
+    return h->is_bid ? h->ovf[h->ovf_n - 1] : h->ovf[0];
 }
 
 /* Keep the touch in the middle half of the window so that the levels around it stay in the ladder.
  */
 static void follow_touch(book *b, book_half *h)
 {
-    if (!h->has_best)
+    if (h->count == 0)
         return;
-    uint64_t off = offset_of(h, h->best.px);
-    if (off >= b->window / 4 && off < (uint64_t)b->window / 4 * 3)
+    int64_t px = best_px(h);
+    /* off in [W/4, 3W/4) as one unsigned compare */
+    if (offset_of(h, px) - b->window / 4 < b->window / 2)
         return;
-    recentre(b, h, centred_base(b, h->best.px));
+    recentre(b, h, centred_base(b, px));
 }
 
-/* ---- best ---- */
-
-/* After the best at px was deleted: the new best is the better of the ladder's and the overflow's
- * extremes, and the ladder's extreme lies on the worse side of px, so the scan starts there. */
+/* After the best at old_px was deleted: the new best is the better of the ladder's and the
+ * overflow's extremes, and the ladder's extreme lies on the worse side of old_px, so the scan
+ * starts there. */
 static void refind_best(book *b, book_half *h, int64_t old_px)
 {
-    int64_t li = -1;
-    if (h->qty && h->ladder_count) {
+    h->best_key = key_none(h);
+    if (h->qty && ladder_levels(h)) {
         /* off >= W means old_px was outside the window: then scan the whole ladder. */
         uint64_t off = offset_of(h, old_px);
         bool inside = off < b->window;
+        int64_t li;
         if (h->is_bid)
             li = ladder_prev(b, h, inside ? (int64_t)off : (int64_t)b->window - 1);
         else
             li = ladder_next(b, h, inside ? (int64_t)off : 0);
-    }
-    h->has_best = false;
-    if (li >= 0) {
-        h->best = (book_level){ .px = h->base + li, .qty = h->qty[li] };
-        h->has_best = true;
+        if (li >= 0) /* always, as the ladder is not empty */
+            h->best_key = (h->base + li) ^ h->flip;
     }
     if (h->ovf_n) {
-        const book_level *o = h->is_bid ? &h->ovf[h->ovf_n - 1] : &h->ovf[0];
-        if (!h->has_best || better(h, o->px, h->best.px)) {
-            h->best = *o;
-            h->has_best = true;
-        }
+        int64_t key = (h->is_bid ? h->ovf[h->ovf_n - 1].px : h->ovf[0].px) ^ h->flip;
+        /* an ask at INT64_MAX has the key of an empty side: the best when the ladder is empty */
+        if (key < h->best_key || ladder_levels(h) == 0)
+            h->best_key = key;
     }
+}
+
+/* px, just stored with a quantity, is better than the best or the side was empty. */
+__attribute__((noinline)) static int new_best(book *b, book_half *h, int64_t px)
+{
+    h->best_key = px ^ h->flip;
+    follow_touch(b, h);
+    return 0;
+}
+
+/* The best level at px was just deleted. */
+__attribute__((noinline)) static int best_deleted(book *b, book_half *h, int64_t px)
+{
+    refind_best(b, h, px);
+    follow_touch(b, h);
+    return 0;
+}
+
+/* After qty (0: delete) was stored at px. One branch per event, each taken by a couple of percent
+ * of depth updates: written with `&&` the compiler branches on qty first, which is mispredicted on
+ * every third update. key - best does not overflow (same sign, see key_none) and -qty is negative
+ * for any qty > 0. An ask at INT64_MAX on an empty side is not better than key_none, and needs not
+ * be: its key is already best_key. */
+static inline int update_best(book *b, book_half *h, int64_t px, int64_t qty)
+{
+    int64_t key = px ^ h->flip, best = h->best_key;
+    if (UNLIKELY(((key - best) & -qty) < 0)) /* a level better than the best */
+        return new_best(b, h, px);
+    if (UNLIKELY(((key ^ best) | qty) == 0)) /* the best deleted */
+        return best_deleted(b, h, px);
+    return 0;
 }
 
 /* ---- set / delete ---- */
 
-static size_t half_count(const book_half *h)
+/* Store qty (0 deletes) at ladder slot off. Branch-free on the data, and short on the dependency
+ * chains that run from one update to the next through memory (the bitmap word, the summary word,
+ * the count): the occupancy bit is toggled with one xor, and the summary word, shared by every
+ * update near the touch, is written only when the word is or was empty. The level bound is one
+ * compare of the new count. */
+static inline int ladder_store(const book *b, book_half *h, uint64_t off, int64_t qty)
 {
-    return h->ladder_count + h->ovf_n;
-}
-
-static int put_ladder(book *b, book_half *h, int64_t px, int64_t qty)
-{
-    size_t i = (size_t)offset_of(h, px);
-    if (h->qty[i] == 0) {
-        if (half_count(h) >= b->max_levels)
-            return BF_ETOOBIG;
-        bit_set(h, i);
-        h->ladder_count++;
+    int64_t prev = h->qty[off];
+    int64_t added = (int64_t)(qty != 0) - (int64_t)(prev != 0); /* -1, 0 or +1 */
+    size_t n = h->count + (size_t)added;
+    if (UNLIKELY(n > b->max_levels)) /* count <= max_levels: only a new level can pass it */
+        return BF_ETOOBIG;
+    h->count = n;
+    h->qty[off] = qty;
+    size_t w = (size_t)(off >> 6);
+    uint64_t old = h->bits[w];
+    uint64_t word = old ^ ((uint64_t)(added & 1) << (off & 63));
+    h->bits[w] = word;
+    /* The toggled bit is 0 or one bit, so old & word is 0 iff the word was or is empty: two
+     * instructions where (old == 0) != (word == 0) takes six. It also holds for a no-op in an
+     * empty word, hence the summary bit is assigned, not toggled. */
+    if (UNLIKELY((old & word) == 0)) {
+        uint64_t *s = &h->sum[w >> 6], bit = (uint64_t)1 << (w & 63);
+        *s = word ? *s | bit : *s & ~bit;
     }
-    h->qty[i] = qty;
     return 0;
 }
 
-static int put_overflow(book *b, book_half *h, int64_t px, int64_t qty)
+static int ovf_put(book *b, book_half *h, int64_t px, int64_t qty)
 {
     size_t pos = ovf_lower(h, px);
     if (pos < h->ovf_n && h->ovf[pos].px == px) {
         h->ovf[pos].qty = qty;
         return 0;
     }
-    if (half_count(h) >= b->max_levels)
+    if (h->count >= b->max_levels)
         return BF_ETOOBIG;
     ovf_open(b, h, pos, 1);
     h->ovf[pos] = (book_level){ .px = px, .qty = qty };
+    h->count++;
     return 0;
 }
 
-static int half_put(book *b, book_half *h, int64_t px, int64_t qty)
+static void ovf_delete(book *b, book_half *h, int64_t px)
 {
+    size_t pos = ovf_lower(h, px);
+    if (pos < h->ovf_n && h->ovf[pos].px == px) {
+        ovf_close(b, h, pos, 1);
+        h->count--;
+    }
+}
+
+/* book_set for a price outside the window, or on a side whose ladder does not exist yet (the
+ * first level centres it). */
+__attribute__((noinline, cold)) static int set_outside(book *b, book_half *h, int64_t px,
+                                                       int64_t qty)
+{
+    int rc = 0;
+    if (!h->qty && qty == 0)
+        return 0;
     if (!h->qty)
         ladder_alloc(b, h, px);
-    int rc = in_window(b, h, px) ? put_ladder(b, h, px, qty) : put_overflow(b, h, px, qty);
-    if (rc < 0)
-        return rc;
-    if (h->has_best && h->best.px == px) {
-        h->best.qty = qty;
-    } else if (!h->has_best || better(h, px, h->best.px)) {
-        h->best = (book_level){ .px = px, .qty = qty };
-        h->has_best = true;
-        follow_touch(b, h);
-    }
-    return 0;
-}
-
-/* Returns whether a level was removed. */
-static bool remove_level(book *b, book_half *h, int64_t px)
-{
-    if (in_window(b, h, px)) {
-        size_t i = (size_t)offset_of(h, px);
-        if (h->qty[i] == 0)
-            return false;
-        h->qty[i] = 0;
-        bit_clear(h, i);
-        h->ladder_count--;
-        return true;
-    }
-    size_t pos = ovf_lower(h, px);
-    if (pos >= h->ovf_n || h->ovf[pos].px != px)
-        return false;
-    ovf_close(b, h, pos, 1);
-    return true;
-}
-
-static void half_delete(book *b, book_half *h, int64_t px)
-{
-    if (!remove_level(b, h, px))
-        return;
-    if (h->best.px != px)
-        return;
-    refind_best(b, h, px);
-    follow_touch(b, h);
+    if (in_window(b, h, px))
+        rc = ladder_store(b, h, offset_of(h, px), qty);
+    else if (qty == 0)
+        ovf_delete(b, h, px);
+    else
+        rc = ovf_put(b, h, px, qty);
+    return rc < 0 ? rc : update_best(b, h, px, qty);
 }
 
 /* ---- public API ---- */
@@ -462,8 +526,13 @@ book *book_create(const book_config *cfg)
     b->nwords = b->window / 64;
     b->nsum = (b->nwords + 63) / 64;
     b->max_levels = cfg && cfg->max_levels ? cfg->max_levels : BOOK_DEFAULT_MAX_LEVELS;
-    b->side[BOOK_BID].is_bid = true;
-    b->side[BOOK_ASK].is_bid = false;
+    for (int s = 0; s < 2; s++) {
+        book_half *h = &b->side[s];
+        h->is_bid = s == BOOK_BID;
+        h->flip = h->is_bid ? -1 : 0;
+        h->base = BASE_NONE;
+        h->best_key = key_none(h);
+    }
     return b;
 }
 
@@ -486,29 +555,30 @@ void book_clear(book *b)
 {
     for (int s = 0; s < 2; s++) {
         book_half *h = &b->side[s];
-        if (h->qty && h->ladder_count) {
+        if (h->qty && ladder_levels(h)) {
             memset(h->qty, 0, (size_t)b->window * sizeof(int64_t));
             memset(h->bits, 0, (size_t)b->nwords * sizeof(uint64_t));
             memset(h->sum, 0, (size_t)b->nsum * sizeof(uint64_t));
         }
-        h->ladder_count = 0;
+        h->count = 0;
         h->ovf_n = 0;
         if (h->ovf_cap > OVF_MIN_CAP)
             ovf_set_cap(b, h, OVF_MIN_CAP);
-        h->has_best = false;
+        h->best_key = key_none(h);
     }
 }
 
 int book_set(book *b, book_side side, int64_t px, int64_t qty)
 {
-    if (!b || (side != BOOK_BID && side != BOOK_ASK) || px <= 0 || qty < 0)
+    if (UNLIKELY(!b || (unsigned)side > BOOK_ASK || px <= 0 || qty < 0))
         return BF_EINVAL;
     book_half *h = &b->side[side];
-    if (qty == 0) {
-        half_delete(b, h, px);
-        return 0;
-    }
-    return half_put(b, h, px, qty);
+    uint64_t off = offset_of(h, px);
+    if (UNLIKELY(off >= b->window))
+        return set_outside(b, h, px, qty);
+    if (UNLIKELY(ladder_store(b, h, off, qty) < 0))
+        return BF_ETOOBIG;
+    return update_best(b, h, px, qty);
 }
 
 int book_update_bid(book *b, int64_t px, int64_t qty)
@@ -526,9 +596,11 @@ bool book_best(const book *b, book_side side, book_level *out)
     if (!b || (side != BOOK_BID && side != BOOK_ASK))
         return false;
     const book_half *h = &b->side[side];
-    if (h->has_best && out)
-        *out = h->best;
-    return h->has_best;
+    if (h->count == 0)
+        return false;
+    if (out)
+        *out = best_level(b, h);
+    return true;
 }
 
 bool book_best_bid(const book *b, book_level *out)
@@ -592,7 +664,7 @@ static void walker_init(walker *w, const book *b, const book_half *h)
     w->b = b;
     w->h = h;
     w->li = -1;
-    if (h->qty && h->ladder_count)
+    if (h->qty && ladder_levels(h))
         w->li = h->is_bid ? ladder_prev(b, h, (int64_t)b->window - 1) : ladder_next(b, h, 0);
     w->oi = h->is_bid ? h->ovf_n : 0;
 }
@@ -649,7 +721,7 @@ size_t book_count(const book *b, book_side side)
 {
     if (!b || (side != BOOK_BID && side != BOOK_ASK))
         return 0;
-    return half_count(&b->side[side]);
+    return b->side[side].count;
 }
 
 size_t book_mem_bytes(const book *b)

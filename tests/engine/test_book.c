@@ -288,6 +288,48 @@ Test(book, deleting_a_non_best_level_keeps_best)
     book_destroy(b);
 }
 
+/* The best's quantity is read where the level lives (ladder or overflow), and an emptied side takes
+ * new levels again, including an ask at INT64_MAX, whose key is the empty side's. */
+Test(book, best_quantity_follows_ladder_and_overflow_and_empty_sides)
+{
+    book *b = book_create(NULL);
+    book_level lv;
+    cr_assert_eq(book_set(b, BOOK_BID, 1000000, 5), 0); /* centres the bid window */
+    cr_assert_eq(book_set(b, BOOK_BID, 2000000, 7), 0); /* best, above the window */
+    cr_assert_eq(book_set(b, BOOK_BID, 2000000, 8), 0); /* its quantity, in the overflow */
+    cr_assert(book_best_bid(b, &lv));
+    cr_assert(lv.px == 2000000 && lv.qty == 8);
+    cr_assert_eq(book_set(b, BOOK_BID, 1000000, 6), 0);
+    cr_assert_eq(book_set(b, BOOK_BID, 2000000, 0), 0);
+    cr_assert(book_best_bid(b, &lv));
+    cr_assert(lv.px == 1000000 && lv.qty == 6);
+    cr_assert_eq(book_set(b, BOOK_BID, 1000000, 0), 0);
+    cr_assert_not(book_best_bid(b, &lv));
+    cr_assert_eq(book_set(b, BOOK_BID, 1000001, 0), 0); /* absent, on an empty side */
+    cr_assert_not(book_best_bid(b, &lv));
+    cr_assert_eq(book_set(b, BOOK_BID, 999999, 3), 0);
+    cr_assert(book_best_bid(b, &lv));
+    cr_assert(lv.px == 999999 && lv.qty == 3);
+
+    cr_assert_eq(book_set(b, BOOK_ASK, INT64_MAX, 1), 0);
+    cr_assert_eq(book_set(b, BOOK_ASK, INT64_MAX, 2), 0);
+    cr_assert(book_best_ask(b, &lv));
+    cr_assert(lv.px == INT64_MAX && lv.qty == 2);
+    cr_assert_eq(book_set(b, BOOK_ASK, INT64_MAX - 20000, 4), 0); /* in the window: best */
+    cr_assert(book_best_ask(b, &lv));
+    cr_assert_eq(lv.px, INT64_MAX - 20000);
+    cr_assert_eq(book_set(b, BOOK_ASK, INT64_MAX - 20000, 0), 0);
+    cr_assert(book_best_ask(b, &lv));
+    cr_assert(lv.px == INT64_MAX && lv.qty == 2);
+    cr_assert_eq(book_set(b, BOOK_ASK, INT64_MAX, 0), 0);
+    cr_assert_not(book_best_ask(b, &lv));
+    cr_assert_eq(book_count(b, BOOK_ASK), 0);
+    cr_assert_eq(book_set(b, BOOK_ASK, INT64_MAX, 9), 0); /* the first level again */
+    cr_assert(book_best_ask(b, &lv));
+    cr_assert(lv.px == INT64_MAX && lv.qty == 9);
+    book_destroy(b);
+}
+
 /* ---- top-N across ladder and overflow ---- */
 
 Test(book, top_n_orders_both_sides_across_overflow)
