@@ -592,14 +592,24 @@ static void tree_set(void *b, book_side side, int64_t px, int64_t qty, e2e_ctx *
     rbbook_set(b, side, px, qty);
 }
 
-static void apply_levels(e2e_ctx *c, const stream_msg *m, ev_levels run, book_side side,
-                         level_sink set, void *b)
+/* Our side converts from the parts the decoder pre-parsed while it scanned each level (as market.c
+ * does); the baseline converts every string with dec_parse, as a build on jansson would (jdec fills
+ * the parts too, to be comparable with stream_decode, but the baseline does not use them). */
+static inline bool convert_level(const e2e_ctx *c, const ev_level *lv, bool fused, int64_t *px,
+                                 int64_t *qty)
+{
+    if (fused)
+        return ev_level_px(lv, &c->px, px) == 0 && ev_level_qty(lv, &c->qty, qty) == 0;
+    return dec_parse(lv->px.p, lv->px.n, &c->px, px) == 0 &&
+           dec_parse(lv->qty.p, lv->qty.n, &c->qty, qty) == 0;
+}
+
+static inline void apply_levels(e2e_ctx *c, const stream_msg *m, ev_levels run, book_side side,
+                                level_sink set, void *b, bool fused)
 {
     for (uint32_t i = 0; i < run.count; i++) {
-        const ev_level *lv = &m->levels[run.first + i];
         int64_t px, qty;
-        if (dec_parse(lv->px.p, lv->px.n, &c->px, &px) < 0 ||
-            dec_parse(lv->qty.p, lv->qty.n, &c->qty, &qty) < 0) {
+        if (!convert_level(c, &m->levels[run.first + i], fused, &px, &qty)) {
             c->errors++;
             continue;
         }
@@ -608,7 +618,7 @@ static void apply_levels(e2e_ctx *c, const stream_msg *m, ev_levels run, book_si
 }
 
 /* Apply a decoded depthUpdate or snapshot; anything else counts as an error. */
-static void apply_msg(e2e_ctx *c, const stream_msg *m, level_sink set, void *b)
+static inline void apply_msg(e2e_ctx *c, const stream_msg *m, level_sink set, void *b, bool fused)
 {
     if (m->nevents != 1) {
         c->errors++;
@@ -616,11 +626,11 @@ static void apply_msg(e2e_ctx *c, const stream_msg *m, level_sink set, void *b)
     }
     const ev *e = &m->events[0];
     if (e->kind == EV_DEPTH) {
-        apply_levels(c, m, e->u.depth.bids, BOOK_BID, set, b);
-        apply_levels(c, m, e->u.depth.asks, BOOK_ASK, set, b);
+        apply_levels(c, m, e->u.depth.bids, BOOK_BID, set, b, fused);
+        apply_levels(c, m, e->u.depth.asks, BOOK_ASK, set, b, fused);
     } else if (e->kind == EV_SNAPSHOT) {
-        apply_levels(c, m, e->u.snapshot.bids, BOOK_BID, set, b);
-        apply_levels(c, m, e->u.snapshot.asks, BOOK_ASK, set, b);
+        apply_levels(c, m, e->u.snapshot.bids, BOOK_BID, set, b, fused);
+        apply_levels(c, m, e->u.snapshot.asks, BOOK_ASK, set, b, fused);
     } else {
         c->errors++;
     }
@@ -634,7 +644,7 @@ static void e2e_ours_prepare(void *ctx)
     if (stream_decode(c->sd, c->snapshot.p, c->snapshot.n, &m) < 0)
         c->errors++;
     else
-        apply_msg(c, &m, ours_set, c->ours);
+        apply_msg(c, &m, ours_set, c->ours, true);
     c->pos = 0;
 }
 
@@ -646,7 +656,7 @@ static void e2e_tree_prepare(void *ctx)
     if (jdec_decode(c->jd, c->snapshot.p, c->snapshot.n, &m) < 0)
         c->errors++;
     else
-        apply_msg(c, &m, tree_set, c->tree);
+        apply_msg(c, &m, tree_set, c->tree, false);
     c->pos = 0;
 }
 
@@ -671,7 +681,7 @@ static uint64_t e2e_ours_run(void *ctx, uint64_t n)
             c->errors++;
             continue;
         }
-        apply_msg(c, &m, ours_set, c->ours);
+        apply_msg(c, &m, ours_set, c->ours, true);
         book_best_bid(c->ours, &bid);
         book_best_ask(c->ours, &ask);
         acc += (uint64_t)(bid.px + ask.px);
@@ -691,7 +701,7 @@ static uint64_t e2e_tree_run(void *ctx, uint64_t n)
             c->errors++;
             continue;
         }
-        apply_msg(c, &m, tree_set, c->tree);
+        apply_msg(c, &m, tree_set, c->tree, false);
         rbbook_best(c->tree, BOOK_BID, &bid);
         rbbook_best(c->tree, BOOK_ASK, &ask);
         acc += (uint64_t)(bid.px + ask.px);
@@ -867,8 +877,10 @@ static void setup_e2e(world *w)
     *c = (e2e_ctx){ .sd = w->sd, .jd = w->jd, .ours = book_create(NULL), .tree = rbbook_create() };
     c->msgs = corpus_msgs(w->corp, CORPUS_MIX, &c->count);
     c->snapshot = corpus_mix_snapshot(w->corp);
-    /* BTCUSDT: tickSize 0.10 written with 2 decimals, stepSize 0.001. */
-    c->px = (dec_scale){ .unit = 10, .decimals = 2 };
+    /* The product's scales (market.c): counts of the exchange's written precision, unit 1, because
+     * real books hold levels off the symbol's tick. BTCUSDT writes prices with 2 decimals (tick
+     * 0.10) and quantities with 3. Both sides use them. */
+    c->px = dec_scale_plain(2);
     c->qty = dec_scale_plain(3);
     w->e2e_ok = check_e2e(c);
     add_def(w, (bench_def){ .key = "e2e",

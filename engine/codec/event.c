@@ -30,7 +30,9 @@ static bool levels_eq(const stream_msg *a, ev_levels la, const stream_msg *b, ev
         return false;
     for (uint32_t i = 0; i < la.count; i++) {
         const ev_level *x = &a->levels[la.first + i], *y = &b->levels[lb.first + i];
-        if (!bf_str_eq(x->px, y->px) || !bf_str_eq(x->qty, y->qty))
+        if (!bf_str_eq(x->px, y->px) || !bf_str_eq(x->qty, y->qty) || x->pre != y->pre ||
+            x->px_m != y->px_m || x->px_d != y->px_d || x->qty_m != y->qty_m ||
+            x->qty_d != y->qty_d)
             return false;
     }
     return true;
@@ -172,7 +174,17 @@ const char *ev_kind_name(ev_kind k)
 /* "%.*s" arguments for a slice; an absent slice prints as "-". */
 #define S(x) (int)((x).p ? (x).n : 1u), ((x).p ? (x).p : "-")
 
-/* First level of a run, or "-" when the run is empty. */
+/* A pre-parsed number as "6180010e-2", or "?" when it was left to dec_parse. */
+static void parts(bool pre, int64_t m, unsigned d, char *buf, size_t cap)
+{
+    if (pre)
+        snprintf(buf, cap, "%" PRId64 "e-%u", m, d);
+    else
+        snprintf(buf, cap, "?");
+}
+
+/* First level of a run with its pre-parsed parts ("61800.10x4.230 (6180010e-2 x 4230e-3)"), or "-"
+ * when the run is empty. */
 static void first_level(const stream_msg *m, ev_levels l, char *buf, size_t cap)
 {
     if (l.count == 0) {
@@ -180,12 +192,15 @@ static void first_level(const stream_msg *m, ev_levels l, char *buf, size_t cap)
         return;
     }
     const ev_level *lv = &m->levels[l.first];
-    snprintf(buf, cap, "%.*sx%.*s", S(lv->px), S(lv->qty));
+    char pp[32], qp[32];
+    parts(lv->pre & EV_PRE_PX, lv->px_m, lv->px_d, pp, sizeof pp);
+    parts(lv->pre & EV_PRE_QTY, lv->qty_m, lv->qty_d, qp, sizeof qp);
+    snprintf(buf, cap, "%.*sx%.*s (%s x %s)", S(lv->px), S(lv->qty), pp, qp);
 }
 
 static void describe_book(const stream_msg *m, const ev *e, char *buf, size_t cap)
 {
-    char b0[64], a0[64];
+    char b0[128], a0[128];
     if (e->kind == EV_SNAPSHOT) {
         const ev_snapshot *s = &e->u.snapshot;
         first_level(m, s->bids, b0, sizeof b0);

@@ -5,9 +5,10 @@
  * these same structs, so they can be compared field by field. Strings are slices (bf_str), not
  * NUL-terminated; they point into the caller's input buffer or into the decoder's own scratch (for
  * strings that carried JSON escapes) and stay valid until the decoder's next call. Prices and
- * quantities stay strings here: the market layer converts them with the symbol's scale (dec.h). An
- * absent optional string has p == NULL; optional integers and the exact set of fields present are
- * reported in `has`.
+ * quantities stay strings here: the market layer converts them with the symbol's scale (dec.h).
+ * Book levels also carry both numbers pre-parsed by the decoder while it scanned them (ev_level),
+ * so that the conversion costs no second pass over the strings. An absent optional string has
+ * p == NULL; optional integers and the exact set of fields present are reported in `has`.
  */
 #ifndef BF_EVENT_H
 #define BF_EVENT_H
@@ -15,6 +16,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "util/dec.h"
 
 typedef struct bf_str {
     const char *p; /* NULL when absent */
@@ -34,10 +37,55 @@ typedef enum ev_kind {
     EV_KIND_COUNT
 } ev_kind;
 
-/* One price level: both strings as the exchange wrote them ("61800.10", "0.000"). */
+/* Bits of ev_level.pre. */
+enum {
+    EV_PRE_PX = 1u << 0,  /* px_m, px_d hold the price */
+    EV_PRE_QTY = 1u << 1, /* qty_m, qty_d hold the quantity */
+};
+
+/* One price level: both strings as the exchange wrote them ("61800.10", "0.000"), always, and,
+ * when its bit of `pre` is set, each number pre-parsed by the decoder while it scanned the string
+ * (dec.h): value = m * 10^-d, the digits as a signed integer and how many of them follow the point
+ * ("61800.10": 6180010 and 2; "0.000": 0 and 3). A number is pre-parsed when its string is
+ * -?[0-9]+(\.[0-9]+)? with at most 19 digits and a value that fits int64, i.e. always on the
+ * exchange's data; otherwise its bit is clear, m and d are 0, and the string must go through
+ * dec_parse(). ev_level_px() / ev_level_qty() make that choice. "Not pre-parsed" is the clear bit
+ * rather than a special d so that a level built by hand and zero-initialised apart from its strings
+ * is read from its strings. */
 typedef struct ev_level {
     bf_str px, qty;
+    int64_t px_m, qty_m;
+    uint8_t px_d, qty_d; /* 0..18 */
+    uint8_t pre;         /* EV_PRE_* */
 } ev_level;
+
+/* Store a level's strings and pre-parse both: the decoders' shared helper (jdec for every level,
+ * the fast decoder for those its fused scan does not take); reads exactly the strings' bytes. */
+static inline void ev_level_set(ev_level *lv, bf_str px, bf_str qty)
+{
+    int pd = dec_preparse(px.p, px.n, &lv->px_m), qd = dec_preparse(qty.p, qty.n, &lv->qty_m);
+    lv->px = px;
+    lv->qty = qty;
+    lv->px_d = (uint8_t)(pd < 0 ? 0 : pd);
+    lv->qty_d = (uint8_t)(qd < 0 ? 0 : qd);
+    lv->pre = (uint8_t)((pd >= 0 ? EV_PRE_PX : 0) | (qd >= 0 ? EV_PRE_QTY : 0));
+}
+
+/* The level's price (quantity) in units of sc, from the pre-parsed parts when there are some, else
+ * from the string: dec_parse()'s value and error code either way. */
+static inline int ev_level_px(const ev_level *lv, const dec_scale *sc, int64_t *out)
+{
+    if (lv->pre & EV_PRE_PX)
+        return dec_from_parts(lv->px_m, lv->px_d, sc, out);
+    return dec_parse(lv->px.p, lv->px.n, sc, out);
+}
+
+static inline int ev_level_qty(const ev_level *lv, const dec_scale *sc, int64_t *out)
+{
+    if (lv->pre & EV_PRE_QTY)
+        return dec_from_parts(lv->qty_m, lv->qty_d, sc, out);
+    return dec_parse(lv->qty.p, lv->qty.n, sc, out);
+}
 
 /* A run of levels inside stream_msg.levels. */
 typedef struct ev_levels {

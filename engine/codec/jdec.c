@@ -207,9 +207,7 @@ static int read_levels(jdec *d, const json_t *arr, ev_levels *out, const char *k
             return fail(d, BF_ETYPE, "a level must be [\"price\",\"qty\"]:", key);
         if (d->nlevels >= d->lim.max_levels)
             return fail(d, BF_ETOOBIG, "more levels than max_levels:", key);
-        ev_level *l = next_level(d);
-        l->px = slice(px);
-        l->qty = slice(qty);
+        ev_level_set(next_level(d), slice(px), slice(qty));
     }
     out->count = (uint32_t)(d->nlevels - out->first);
     return 0;

@@ -606,9 +606,188 @@ static inline size_t plain_str_end(const unsigned char *b, size_t i, size_t n)
     return e < n && b[e] == '"' ? e : 0;
 }
 
-/* ["px","qty"] at the cursor exactly as the exchange writes it (no whitespace, no escapes): true
- * when taken, false (cursor unmoved) for anything else. */
-static inline bool level_fast(jscan *s, ev_level *lv)
+/* The two bytes at p as one little-endian number, to compare punctuation pairs in one go. */
+static inline unsigned pair_at(const unsigned char *p)
+{
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
+#define PAIR(a, b) ((unsigned)(unsigned char)(a) | (unsigned)(unsigned char)(b) << 8)
+
+/* level_exact() classifies this many bytes from the level's '[' (and reads one more): room for
+ * ["px","qty"] with 9-byte numbers and the ",[" after it. */
+#define LEVEL_WINDOW 32
+
+/* The classes of the LEVEL_WINDOW bytes at w that level_exact() needs: bit i set when w[i] is '"'
+ * (quotes) or '.' (points). */
+typedef struct level_classes {
+    unsigned quotes, points;
+} level_classes;
+
+static inline void classify_level(const char *w, level_classes *c)
+{
+#if defined(DEC_HAVE_SSE2)
+    __m128i lo = _mm_loadu_si128((const __m128i *)(const void *)w);
+    __m128i hi = _mm_loadu_si128((const __m128i *)(const void *)(w + 16));
+    __m128i quote = _mm_set1_epi8('"'), point = _mm_set1_epi8('.');
+    c->quotes = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(lo, quote)) |
+                (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(hi, quote)) << 16;
+    c->points = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(lo, point)) |
+                (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(hi, point)) << 16;
+#else
+    (void)w;
+    *c = (level_classes){ 0, 0 }; /* nothing is taken: level_plain() reads every level */
+#endif
+}
+
+/* One number of a level that level_exact() found but does not convert itself, its string s[0..n)
+ * with `room` bytes readable at s: up to 16 digits with at most one point, neither first nor last,
+ * through digits words; anything else byte by byte (dec_preparse()). False when it is not a number.
+ */
+static bool number_slow(const char *s, unsigned n, size_t room, int64_t *m, uint8_t *d)
+{
+    const char *pt = memchr(s, '.', n);
+    unsigned k = pt ? (unsigned)(pt - s) : 16, digits = n - (pt != NULL);
+    bool shape = !pt || (k > 0 && k + 1 < n && !memchr(pt + 1, '.', n - k - 1));
+    if (shape && digits - 1 < 8u && room >= 9) {
+        uint64_t v = dec_digits_word(s, digits, k < 8 ? k : 8);
+        if (dec_digits_ok(v)) {
+            *m = (int64_t)dec_digits_value(v);
+            *d = (uint8_t)(pt ? n - 1 - k : 0);
+            return true;
+        }
+    } else if (shape && digits - 9 < 8u && room >= 17) {
+        uint64_t hi, lo;
+        dec_digits_words16(s, digits, k, &hi, &lo);
+        if (dec_digits_ok(hi) && dec_digits_ok(lo)) {
+            *m = (int64_t)(dec_digits_value(hi) * 100000000 + dec_digits_value(lo));
+            *d = (uint8_t)(pt ? n - 1 - k : 0);
+            return true;
+        }
+    }
+    int fd = dec_preparse(s, n, m);
+    *d = (uint8_t)(fd < 0 ? 0 : fd);
+    return fd >= 0;
+}
+
+/* level_exact() for a level whose strings it found (in lv, within `room` bytes from the level's '['
+ * at w) but whose numbers are not both of at most 8 digits, or hold other bytes: both through
+ * number_slow(). `end` (the index after the level) when both are numbers, as then no byte in them
+ * needs JSON's checks; else 0, and level_plain() or level_general() reads the level. */
+static __attribute__((noinline)) size_t level_numbers_slow(const char *w, size_t room, ev_level *lv,
+                                                           size_t end)
+{
+    size_t qoff = (size_t)(lv->qty.p - w);
+    bool ok = number_slow(lv->px.p, lv->px.n, room - 2, &lv->px_m, &lv->px_d) &&
+              number_slow(lv->qty.p, lv->qty.n, room - qoff, &lv->qty_m, &lv->qty_d);
+    lv->pre = EV_PRE_PX | EV_PRE_QTY;
+    return ok ? end : 0;
+}
+
+/* ["px","qty"] at b[i] ('[') exactly as the exchange writes it, both numbers [0-9]+(\.[0-9]+)? of
+ * at most 8 digits (every Binance level): the index after its ']', with the level and both numbers
+ * pre-parsed in lv; 0 for anything else (lv may be partly written), which level_plain() then reads.
+ * The level's quotes and points are found for the whole level at once; each number's digits word
+ * (dec_digits_word(), its point squeezed out) is then checked for anything but digits, both words
+ * together, and converted together (dec_digits_value2()). Needs LEVEL_WINDOW + 1 bytes at b[i]. */
+static inline size_t level_exact(const unsigned char *b, size_t i, size_t avail, ev_level *lv)
+{
+    const char *w = (const char *)b + i;
+    level_classes c;
+    classify_level(w, &c);
+    /* Quotes at 1, e1, o2 = e1 + 2 and e2, with ',' after e1 and ']' after e2. */
+    unsigned q1 = c.quotes & (c.quotes - 1), q2 = q1 & (q1 - 1), q3 = q2 & (q2 - 1);
+    unsigned e1 = (unsigned)__builtin_ctz(q1 | 1u << 31),
+             o2 = (unsigned)__builtin_ctz(q2 | 1u << 31);
+    unsigned e2 = (unsigned)__builtin_ctz(q3 | 1u << 31);
+    if ((c.quotes & 3u) != 2u || o2 != e1 + 2 || w[e1 + 1] != ',' || w[e2 + 1] != ']')
+        return 0;
+    unsigned np = e1 - 2, nq = e2 - o2 - 1;
+    lv->px = (bf_str){ w + 2, np };
+    lv->qty = (bf_str){ w + o2 + 1, nq };
+    /* The points of each number: at most one, neither first nor last; 1..8 digits. What else the
+     * numbers hold shows up in their digits words. */
+    unsigned at_e1 = q1 & (0u - q1), at_o2 = q2 & (0u - q2), at_e2 = q3 & (0u - q3);
+    unsigned pp = c.points & (at_e1 - 4u), pq = c.points & (at_e2 - (at_o2 << 1));
+    unsigned dp = np - (pp != 0), dq = nq - (pq != 0); /* digits */
+    if ((pp & ((pp - 1) | 4u | at_e1 >> 1)) | (pq & ((pq - 1) | at_o2 << 1 | at_e2 >> 1)) ||
+        dp - 1 >= 8u || dq - 1 >= 8u)
+        return level_numbers_slow(w, avail, lv, i + e2 + 2);
+    unsigned kp = pp ? (unsigned)__builtin_ctz(pp) - 2 : 8; /* the points; 8: none */
+    unsigned kq = pq ? (unsigned)__builtin_ctz(pq) - o2 - 1 : 8;
+    lv->px_d = (uint8_t)(pp ? np - 1 - kp : 0); /* the digits after the point */
+    lv->qty_d = (uint8_t)(pq ? nq - 1 - kq : 0);
+    uint64_t pv, qv;
+    if (!dec_digits_value2(dec_digits_word(w + 2, dp, kp), dec_digits_word(w + o2 + 1, dq, kq), &pv,
+                           &qv))
+        return level_numbers_slow(w, avail, lv, i + e2 + 2);
+    lv->px_m = (int64_t)pv;
+    lv->qty_m = (int64_t)qv;
+    lv->pre = EV_PRE_PX | EV_PRE_QTY;
+    return i + e2 + 2;
+}
+
+/* level_exact() for a level too close to the end of the input to be classified in place (the last
+ * of a message): on a copy of the input's last bytes, zero-padded to the window, with the level's
+ * strings then pointed back into the input. Nothing past the input is read. */
+static __attribute__((noinline)) size_t level_exact_tail(const unsigned char *b, size_t i, size_t n,
+                                                         ev_level *lv)
+{
+    unsigned char w[LEVEL_WINDOW + 1] = { 0 }; /* zeros: no quote, point or bracket */
+    memcpy(w, b + i, n - i);
+    size_t e = level_exact(w, 0, sizeof w, lv);
+    if (e == 0)
+        return 0;
+    lv->px.p = (const char *)b + i + (lv->px.p - (const char *)w);
+    lv->qty.p = (const char *)b + i + (lv->qty.p - (const char *)w);
+    return i + e;
+}
+
+/* The run of exact levels from b[i], one after the other with only ',' between them, appended to
+ * lb while they fit. Returns where it stopped: right after a level (*after set) not followed by
+ * ",[", or at a level it did not take (*after clear; maybe not a level at all). The cursor lives
+ * in a register for the whole run. */
+static __attribute__((noinline)) size_t levels_exact(const unsigned char *b, size_t i, size_t n,
+                                                     jscan_level_buf *lb, bool *after)
+{
+    size_t k = lb->n, cap = lb->cap, e = 0;
+    *after = false;
+    if (i >= n || b[i] != '[') /* and then every level follows a ",[" */
+        return i;
+    for (;;) {
+        /* In place while the window fits in the input (the hot loop), then on a copy. */
+        while (k < cap && n - i > LEVEL_WINDOW && (e = level_exact(b, i, n - i, &lb->v[k])) != 0) {
+            k++;
+            if (pair_at(b + e) != PAIR(',', '['))
+                break;
+            i = e + 1;
+            e = 0;
+        }
+        if (e == 0 && k < cap && n - i <= LEVEL_WINDOW &&
+            (e = level_exact_tail(b, i, n, &lb->v[k])) != 0) {
+            k++;
+            if (n - e >= 2 && pair_at(b + e) == PAIR(',', '[')) {
+                i = e + 1;
+                e = 0;
+                continue;
+            }
+        }
+        break;
+    }
+    lb->n = k;
+    if (e != 0) { /* stopped right after a level */
+        *after = true;
+        i = e;
+    }
+    return i;
+}
+
+/* ["px","qty"] at the cursor without whitespace or escapes, when level_exact() did not take it (a
+ * number it leaves to dec_preparse(), or a string of another kind): true when taken, false (cursor
+ * unmoved) for anything else. */
+static bool level_plain(jscan *s, ev_level *lv)
 {
     const unsigned char *b = s->b;
     size_t i = s->i, n = s->n;
@@ -620,8 +799,8 @@ static inline bool level_fast(jscan *s, ev_level *lv)
     size_t e2 = plain_str_end(b, e1 + 3, n);
     if (!e2 || n - e2 < 2 || b[e2 + 1] != ']')
         return false;
-    lv->px = (bf_str){ (const char *)b + i + 2, (uint32_t)(e1 - i - 2) };
-    lv->qty = (bf_str){ (const char *)b + e1 + 3, (uint32_t)(e2 - e1 - 3) };
+    ev_level_set(lv, (bf_str){ (const char *)b + i + 2, (uint32_t)(e1 - i - 2) },
+                 (bf_str){ (const char *)b + e1 + 3, (uint32_t)(e2 - e1 - 3) });
     s->i = e2 + 2;
     return true;
 }
@@ -631,19 +810,22 @@ static inline bool level_fast(jscan *s, ev_level *lv)
 static int level_general(jscan *s, ev_level *lv, int depth)
 {
     size_t at = s->i;
+    bf_str px, qty;
     s->i++;
     jscan_skip_ws(s);
     if (jscan_peek(s) == '"') {
-        TRY(jscan_str(s, &lv->px));
+        TRY(jscan_str(s, &px));
         jscan_skip_ws(s);
         if (jscan_peek(s) == ',') {
             s->i++;
             jscan_skip_ws(s);
             if (jscan_peek(s) == '"') {
-                TRY(jscan_str(s, &lv->qty));
+                TRY(jscan_str(s, &qty));
                 jscan_skip_ws(s);
-                if (jscan_peek(s) == ']')
+                if (jscan_peek(s) == ']') {
+                    ev_level_set(lv, px, qty);
                     return s->i++, 0;
+                }
             }
         }
     }
@@ -651,19 +833,20 @@ static int level_general(jscan *s, ev_level *lv, int depth)
     return jscan_mistyped(s, depth, "a level must be [\"price\",\"qty\"]");
 }
 
-/* A level that is not in the exchange's exact form, is not an array, or does not fit in lb. */
+/* A level that levels_exact() did not take: another form, not an array, or past lb's room. */
 static int level_slow(jscan *s, jscan_level_buf *lb, int depth)
 {
     size_t at = s->i;
     if (jscan_peek(s) != '[')
         return jscan_mistyped(s, depth, "a level must be [\"price\",\"qty\"]");
-    if (lb->n < lb->cap) /* the exact form was tried already */
-        return level_general(s, &lb->v[lb->n++], depth);
-    jscan_soft(s, BF_ETOOBIG, at, "more levels than max_levels");
-    ev_level scrap;
-    if (level_fast(s, &scrap))
+    ev_level scrap, *lv = &scrap;
+    if (lb->n < lb->cap)
+        lv = &lb->v[lb->n++];
+    else
+        jscan_soft(s, BF_ETOOBIG, at, "more levels than max_levels");
+    if (level_plain(s, lv))
         return 0;
-    return level_general(s, &scrap, depth);
+    return level_general(s, lv, depth);
 }
 
 int jscan_read_levels(jscan *s, jscan_level_buf *lb, ev_levels *dst, int depth)
@@ -677,9 +860,9 @@ int jscan_read_levels(jscan *s, jscan_level_buf *lb, ev_levels *dst, int depth)
     if (jscan_peek(s) == ']')
         return s->i++, 0;
     for (;;) {
-        if (jscan_peek(s) == '[' && lb->n < lb->cap && level_fast(s, &lb->v[lb->n]))
-            lb->n++;
-        else
+        bool after;
+        s->i = levels_exact(s->b, s->i, s->n, lb, &after);
+        if (!after)
             TRY(level_slow(s, lb, depth + 1));
         jscan_skip_ws(s);
         int c = jscan_peek(s);

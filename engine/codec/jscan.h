@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "codec/event.h"
+#include "util/dec.h"
 #include "util/err.h"
 
 /* jansson's JSON_PARSER_MAX_DEPTH: the top value is depth 1; a value deeper than this is rejected. */
@@ -330,23 +331,6 @@ static inline int jscan_read_str(jscan *s, bf_str *dst, int depth)
     return jscan_str(s, dst);
 }
 
-/* True when all 8 bytes of v are ASCII digits. */
-static inline bool jscan_eight_digits(uint64_t v)
-{
-    return ((v & 0xF0F0F0F0F0F0F0F0ull) |
-            (((v + 0x0606060606060606ull) & 0xF0F0F0F0F0F0F0F0ull) >> 4)) == 0x3333333333333333ull;
-}
-
-/* The value of 8 ASCII digits loaded little-endian (first digit in the low byte): pairs, then
- * quads, then the whole, each step one multiply. */
-static inline uint64_t jscan_eight_value(uint64_t v)
-{
-    v -= 0x3030303030303030ull;
-    v = (v * 10 + (v >> 8)) & 0x00FF00FF00FF00FFull;
-    v = (v * 100 + (v >> 16)) & 0x0000FFFF0000FFFFull;
-    return (v * 10000 + (v >> 32)) & 0xFFFFFFFFull;
-}
-
 /* Internal to jscan_read_int(): negative, long, real or mistyped values. */
 int jscan_int_slow(jscan *s, int64_t *dst, int depth);
 
@@ -361,8 +345,8 @@ static inline int jscan_read_int(jscan *s, int64_t *dst, int depth)
         size_t e = n - i > 18 ? i + 18 : n;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
         uint64_t w;
-        if (e - i >= 8 && (memcpy(&w, b + i, 8), jscan_eight_digits(w))) {
-            acc = jscan_eight_value(w);
+        if (e - i >= 8 && (memcpy(&w, b + i, 8), dec_eight_digits(w))) {
+            acc = dec_eight_value(w);
             i += 8;
         }
 #endif
@@ -396,10 +380,12 @@ static inline int jscan_read_bool(jscan *s, bool *dst, int depth)
     return jscan_bool_slow(s, dst, depth);
 }
 
-/* An array of ["px","qty"] levels, appended to lb; dst gets their run. A level of another shape is
- * a soft BF_ETYPE, one that does not fit in lb a soft BF_ETOOBIG (validated but not kept). Out of
- * line on purpose: one call per array, the per-level loop inside it is inline, and the callers'
- * per-field dispatch stays small enough to be inlined itself. */
+/* An array of ["px","qty"] levels, appended to lb; dst gets their run. Each level's price and
+ * quantity are pre-parsed as they are scanned (ev_level: the exchange's form, numbers of up to 8
+ * digits, 32 bytes classified per level with SSE2 and both numbers converted at once; anything
+ * else through dec_preparse()). A level of another shape is a soft BF_ETYPE, one that does not fit
+ * in lb a soft BF_ETOOBIG (validated but not kept). Out of line on purpose: one call per array, and
+ * the callers' per-field dispatch stays small enough to be inlined itself. */
 int jscan_read_levels(jscan *s, jscan_level_buf *lb, ev_levels *dst, int depth);
 
 #endif

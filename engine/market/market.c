@@ -1,7 +1,9 @@
 /*
  * market: per-symbol state over book + sync. Events arrive already decoded; prices and quantities
- * are converted here (dec_parse with the symbol's scale) into reusable scratch arrays, so the steady
- * state allocates nothing.
+ * are converted here with the symbol's scale into reusable scratch arrays, so the steady state
+ * allocates nothing. Book levels come pre-parsed by the decoder (ev_level), so their conversion is
+ * dec_from_parts (a compare in the usual case); other strings, and levels without parts, go
+ * through dec_parse.
  *
  * The bookTicker cross-check keeps two rings: the recent bookTickers (ids strictly increasing, so the
  * latest one with id <= u is found by binary search) and the checks waiting for a bookTicker with
@@ -220,7 +222,7 @@ static book_level *scratch_for(market *m, int side, size_t n)
     return m->scratch[side];
 }
 
-static int parse_level(const market *m, bf_str px, bf_str qty, book_level *out)
+static int parse_pair(const market *m, bf_str px, bf_str qty, book_level *out)
 {
     if (!px.p || !qty.p)
         return BF_EMISSING;
@@ -230,13 +232,24 @@ static int parse_level(const market *m, bf_str px, bf_str qty, book_level *out)
     return rc;
 }
 
+/* From the decoder's pre-parsed parts when it left some (no second pass over the strings), else
+ * from the strings: the same values and errors either way. */
+static inline int parse_level(const market *m, const ev_level *l, book_level *out)
+{
+    if (!l->px.p || !l->qty.p)
+        return BF_EMISSING;
+    int rc = ev_level_px(l, &m->px, &out->px);
+    if (rc == 0)
+        rc = ev_level_qty(l, &m->qty, &out->qty);
+    return rc;
+}
+
 /* Convert one side of a message into scratch[side]. */
 static int convert_side(market *m, int side, const ev_level *lv, ev_levels run, book_level **out)
 {
     book_level *dst = scratch_for(m, side, run.count);
     for (uint32_t i = 0; i < run.count; i++) {
-        const ev_level *l = &lv[run.first + i];
-        int rc = parse_level(m, l->px, l->qty, &dst[i]);
+        int rc = parse_level(m, &lv[run.first + i], &dst[i]);
         if (rc < 0)
             return rc;
     }
@@ -473,9 +486,9 @@ static int on_book_ticker(market *m, const ev *e, const ev_level *lv)
     bt_entry be = { .id = t->u };
     be.top.has_bid = be.top.has_ask = true;
     if (rc == 0)
-        rc = parse_level(m, t->bid_px, t->bid_qty, &be.top.bid);
+        rc = parse_pair(m, t->bid_px, t->bid_qty, &be.top.bid);
     if (rc == 0)
-        rc = parse_level(m, t->ask_px, t->ask_qty, &be.top.ask);
+        rc = parse_pair(m, t->ask_px, t->ask_qty, &be.top.ask);
     if (rc < 0) {
         m->c.convert_errors++;
         return rc;

@@ -222,6 +222,34 @@ int dec_parse(const char *s, size_t n, const dec_scale *sc, int64_t *out)
     return 0;
 }
 
+/* The parts stand for the string's digits with the point d places from the right; dec_parse() keeps
+ * the first `decimals` fraction digits and requires the rest to be zeros, then pads to `decimals`.
+ * Dividing by 10^(d - decimals) with no remainder, or multiplying by 10^(decimals - d), is the
+ * same operation on the integer, so every outcome matches, in dec_parse()'s order of precedence. */
+int dec_from_parts_slow(int64_t m, unsigned d, const dec_scale *sc, int64_t *out)
+{
+    if (!scale_ok(sc) || d > DEC_MAX_DECIMALS)
+        return BF_EINVAL;
+    bool neg = m < 0;
+    uint64_t mag = neg ? 0u - (uint64_t)m : (uint64_t)m;
+    if (d > sc->decimals) {
+        uint64_t p = pow10_u64[d - sc->decimals];
+        if (mag % p != 0)
+            return BF_EPRECISION;
+        mag /= p;
+    } else if (d < sc->decimals && __builtin_mul_overflow(mag, pow10_u64[sc->decimals - d], &mag)) {
+        return BF_ERANGE;
+    }
+    if (mag > (neg ? MAG_MAX_NEG : MAG_MAX_POS))
+        return BF_ERANGE;
+    uint64_t q;
+    int rc = div_unit(mag, sc->unit, &q);
+    if (rc < 0)
+        return rc;
+    *out = apply_sign(q, neg);
+    return 0;
+}
+
 int dec_decimals(const char *s, size_t n)
 {
     if (n > DEC_MAX_CHARS)

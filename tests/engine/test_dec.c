@@ -683,9 +683,68 @@ static size_t gen_on_grid(char *s, const dec_scale *sc)
     return (size_t)n;
 }
 
+/* What the pre-parsers must make of s[0..n): the digits as an integer and the count after the
+ * point, by the reference grammar and 128-bit arithmetic; false when s is not pre-parsed (not the
+ * grammar, more than 19 digits, or a value outside int64). */
+static bool ref_parts(const char *s, size_t n, int64_t *m, int *d)
+{
+    if (!ref_syntax(s, n))
+        return false;
+    bool neg = s[0] == '-';
+    unsigned __int128 v = 0;
+    size_t digits = 0;
+    int frac = -1;
+    for (size_t i = neg; i < n; i++) {
+        if (s[i] == '.') {
+            frac = 0;
+            continue;
+        }
+        v = v * 10 + (unsigned)(s[i] - '0');
+        digits++;
+        frac += frac >= 0;
+    }
+    if (digits > 19 || v > (neg ? (unsigned __int128)INT64_MAX + 1 : INT64_MAX))
+        return false;
+    *m = neg ? (int64_t)(0 - (uint64_t)v) : (int64_t)v;
+    *d = frac < 0 ? 0 : frac;
+    return true;
+}
+
+typedef struct {
+    size_t pre, pre_ok, by_rc[32];
+} parts_stats;
+
+/* dec_preparse() gives the reference parts, and dec_from_parts() of them gives exactly dec_parse()'s
+ * outcome (rc, and the value when accepted). */
+static void check_parts(const char *s, size_t n, const dec_scale *sc, int rc, int64_t got,
+                        parts_stats *st)
+{
+    int64_t m = -1, want_m = 0, v = 0;
+    int want_d = 0, d = dec_preparse(s, n, &m);
+    bool pre = ref_parts(s, n, &want_m, &want_d);
+    cr_assert_eq(d >= 0, pre, "\"%.*s\": dec_preparse %d, reference %s", (int)n, s, d,
+                 pre ? "pre-parses it" : "leaves it");
+    if (!pre) {
+        cr_assert_eq(m, 0);
+        return;
+    }
+    cr_assert(m == want_m && d == want_d, "\"%.*s\": %lld e-%d, reference %lld e-%d", (int)n, s,
+              (long long)m, d, (long long)want_m, want_d);
+    int prc = dec_from_parts(m, (unsigned)d, sc, &v);
+    cr_assert_eq(prc, rc, "\"%.*s\" unit %lld dec %u: from parts %d, dec_parse %d", (int)n, s,
+                 (long long)sc->unit, sc->decimals, prc, rc);
+    if (rc == 0)
+        cr_assert_eq(v, got, "\"%.*s\": from parts %lld, dec_parse %lld", (int)n, s, (long long)v,
+                     (long long)got);
+    st->pre++;
+    st->pre_ok += rc == 0;
+    st->by_rc[-rc]++;
+}
+
 Test(dec, agrees_with_slow_reference_on_generated_strings)
 {
     size_t accepted = 0, by_rc[32] = { 0 };
+    parts_stats parts = { 0 };
     for (int iter = 0; iter < 300000; iter++) {
         char s[96];
         dec_scale sc = rnd_scale();
@@ -711,6 +770,7 @@ Test(dec, agrees_with_slow_reference_on_generated_strings)
         cr_assert_eq(rc, ref, "\"%.*s\" unit %lld dec %u: rc %d, reference %d", (int)n, s,
                      (long long)sc.unit, sc.decimals, rc, ref);
         by_rc[-rc]++;
+        check_parts(s, n, &sc, rc, got, &parts);
         if (rc < 0)
             continue;
         accepted++;
@@ -727,6 +787,12 @@ Test(dec, agrees_with_slow_reference_on_generated_strings)
     for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++)
         cr_expect_gt(by_rc[-classes[i]], 1000, "%s reached only %zu times", bf_strerror(classes[i]),
                      by_rc[-classes[i]]);
+    /* ... and the pre-parsed strings reach every outcome of dec_from_parts() too. */
+    cr_expect_gt(parts.pre_ok, 30000);
+    const int part_classes[] = { BF_EPRECISION, BF_ERANGE, BF_EOFFTICK };
+    for (size_t i = 0; i < sizeof part_classes / sizeof part_classes[0]; i++)
+        cr_expect_gt(parts.by_rc[-part_classes[i]], 1000, "pre-parsed %s reached only %zu times",
+                     bf_strerror(part_classes[i]), parts.by_rc[-part_classes[i]]);
 }
 
 /* Format of random values checked with 128-bit arithmetic, then parsed back. */
@@ -770,4 +836,192 @@ Test(dec, format_agrees_with_wide_arithmetic_and_round_trips)
     }
     cr_expect_gt(ok, 10000);
     cr_expect_gt(range, 10000);
+}
+
+/* ---- pre-parsed numbers ------------------------------------------------------------------------
+ */
+
+Test(dec, preparse_reads_the_grammar_up_to_19_digits)
+{
+    const struct {
+        const char *s;
+        int d; /* DEC_PRE_NONE: left to dec_parse */
+        int64_t m;
+    } cases[] = {
+        { "0", 0, 0 },
+        { "-0", 0, 0 },
+        { "-0.00", 2, 0 },
+        { "61800.10", 2, 6180010 },
+        { "4.230", 3, 4230 },
+        { "007.50", 2, 750 },
+        { "-0.00010000", 8, -10000 },
+        { "9223372036854775807", 0, INT64_MAX },
+        { "-9223372036854775808", 0, INT64_MIN },
+        { "-922337203685477580.8", 1, INT64_MIN },
+        { "1234567890123456789", 0, 1234567890123456789 },
+        { "0.000000000000000001", 18, 1 },
+        { "9223372036854775808", DEC_PRE_NONE, 0 },
+        { "922337203685477580.8", DEC_PRE_NONE, 0 },
+        { "12345678901234567890", DEC_PRE_NONE, 0 },
+        { "0.0000000000000000001", DEC_PRE_NONE, 0 },
+        { "1.", DEC_PRE_NONE, 0 },
+        { ".5", DEC_PRE_NONE, 0 },
+        { "", DEC_PRE_NONE, 0 },
+        { "-", DEC_PRE_NONE, 0 },
+        { "+1", DEC_PRE_NONE, 0 },
+        { "--1", DEC_PRE_NONE, 0 },
+        { "1e5", DEC_PRE_NONE, 0 },
+        { "1.2.3", DEC_PRE_NONE, 0 },
+        { "1 ", DEC_PRE_NONE, 0 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int64_t m = 77;
+        int d = dec_preparse(cases[i].s, strlen(cases[i].s), &m);
+        cr_expect_eq(d, cases[i].d, "%s: d %d", cases[i].s, d);
+        cr_expect_eq(m, cases[i].m, "%s: m %lld", cases[i].s, (long long)m);
+    }
+    int64_t m;
+    cr_expect_eq(dec_preparse("12\0"
+                              "3",
+                              4, &m),
+                 DEC_PRE_NONE);
+    cr_expect_eq(dec_preparse("12345", 3, &m), 0); /* exactly n bytes */
+    cr_expect_eq(m, 123);
+}
+
+Test(dec, from_parts_pads_normalises_and_checks_like_dec_parse)
+{
+    const struct {
+        int64_t m;
+        unsigned d;
+        dec_scale sc;
+        int rc;
+        int64_t want;
+    } cases[] = {
+        { 6180010, 2, { 1, 2 }, 0, 6180010 }, /* the exchange's own precision */
+        { 6180010, 2, { 10, 2 }, 0, 618001 }, /* tick 0.10 */
+        { 6180015, 2, { 10, 2 }, BF_EOFFTICK, 0 },
+        { 61800, 0, { 1, 2 }, 0, 6180000 },       /* padded */
+        { 42300, 4, { 1, 3 }, 0, 4230 },          /* "4.2300": trailing zeros normalised */
+        { 42301, 4, { 1, 3 }, BF_EPRECISION, 0 }, /* "4.2301" */
+        { 0, 9, { 1, 0 }, 0, 0 },
+        { -5, 1, { 1, 3 }, 0, -500 },
+        { 5, 0, { 1, 18 }, 0, 5000000000000000000 },
+        { 10, 0, { 1, 18 }, BF_ERANGE, 0 },
+        { INT64_MAX, 0, { 1, 1 }, BF_ERANGE, 0 },
+        { INT64_MIN, 0, { 1, 0 }, 0, INT64_MIN },
+        { INT64_MIN, 1, { 1, 1 }, 0, INT64_MIN },
+        { INT64_MIN, 0, { 1, 1 }, BF_ERANGE, 0 },
+        { 922337203685477580, 0, { 1, 1 }, 0, 9223372036854775800 },
+        { 922337203685477581, 0, { 1, 1 }, BF_ERANGE, 0 },
+        { 25, 1, { 5, 1 }, 0, 5 },
+        { 1, 0, { 0, 0 }, BF_EINVAL, 0 },
+        { 1, 0, { 1, 19 }, BF_EINVAL, 0 },
+        { 1, 19, { 1, 19 }, BF_EINVAL, 0 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int64_t out = 42;
+        int rc = dec_from_parts(cases[i].m, cases[i].d, &cases[i].sc, &out);
+        cr_expect_eq(rc, cases[i].rc, "case %zu: rc %d", i, rc);
+        cr_expect_eq(out, rc == 0 ? cases[i].want : 42, "case %zu: %lld", i, (long long)out);
+    }
+}
+
+/* Every shape a digits word takes (1..8 digits, the point anywhere inside or absent), with random
+ * digits and random bytes after the number: the word converts to dec_preparse()'s value, alone and
+ * in pairs; and a byte that is not a digit, put in the place of any digit, is always caught. */
+Test(dec, digits_words_convert_every_short_number)
+{
+    rng_state = 0x5eed5eed5eed5eedULL;
+    size_t shapes = 0, caught = 0;
+    uint64_t prev_word = 0, prev_value = 0;
+    for (unsigned digits = 1; digits <= 8; digits++) {
+        for (unsigned k = 1; k <= 8; k++) {
+            if (k < 8 && k >= digits) /* a point needs a digit on both sides */
+                continue;
+            for (int rep = 0; rep < 64; rep++) {
+                char s[16];
+                for (size_t i = 0; i < sizeof s; i++)
+                    s[i] = (char)rnd_below(256);
+                size_t n = digits + (k < 8);
+                for (size_t i = 0; i < n; i++)
+                    s[i] = (char)('0' + rnd_below(10));
+                if (k < 8)
+                    s[k] = '.';
+                int64_t m;
+                cr_assert_eq(dec_preparse(s, n, &m), k < 8 ? (int)(digits - k) : 0);
+                uint64_t w = dec_digits_word(s, digits, k), v, v2;
+                cr_assert(dec_digits_ok(w), "\"%.*s\"", (int)n, s);
+                cr_assert_eq(dec_digits_value(w), (uint64_t)m, "\"%.*s\"", (int)n, s);
+                cr_assert(dec_digits_value2(w, prev_word, &v, &v2));
+                cr_assert(v == (uint64_t)m && v2 == prev_value, "\"%.*s\" in a pair", (int)n, s);
+                prev_word = w, prev_value = (uint64_t)m;
+                shapes++;
+                /* Any other byte in place of a digit. */
+                size_t at = rnd_below(n);
+                if (at == k)
+                    at = 0;
+                for (int c = 0; c < 256; c++) {
+                    if (c >= '0' && c <= '9')
+                        continue;
+                    char t[16];
+                    memcpy(t, s, sizeof t);
+                    t[at] = (char)c;
+                    uint64_t bad = dec_digits_word(t, digits, k);
+                    cr_assert(!dec_digits_ok(bad), "byte 0x%02x at %zu of \"%.*s\"", c, at, (int)n,
+                              s);
+                    cr_assert(!dec_digits_value2(bad, w, &v, &v2) &&
+                              !dec_digits_value2(w, bad, &v, &v2));
+                    caught++;
+                }
+            }
+        }
+    }
+    cr_expect_eq(shapes, 64u * 36u);
+    cr_expect_gt(caught, 500000);
+}
+
+/* The same for 9..16 digits in two words (high and low 8). */
+Test(dec, digits_words16_convert_every_long_number)
+{
+    rng_state = 0x0ddba11c0ffee000ULL;
+    size_t shapes = 0;
+    for (unsigned digits = 9; digits <= 16; digits++) {
+        for (unsigned k = 1; k <= 16; k++) {
+            if (k < 16 && k >= digits)
+                continue;
+            for (int rep = 0; rep < 64; rep++) {
+                char s[24];
+                for (size_t i = 0; i < sizeof s; i++)
+                    s[i] = (char)rnd_below(256);
+                size_t n = digits + (k < 16);
+                for (size_t i = 0; i < n; i++)
+                    s[i] = (char)('0' + rnd_below(10));
+                if (k < 16)
+                    s[k] = '.';
+                int64_t m;
+                cr_assert_eq(dec_preparse(s, n, &m), k < 16 ? (int)(digits - k) : 0);
+                uint64_t hi, lo;
+                dec_digits_words16(s, digits, k, &hi, &lo);
+                cr_assert(dec_digits_ok(hi) && dec_digits_ok(lo), "\"%.*s\"", (int)n, s);
+                cr_assert_eq(dec_digits_value(hi) * 100000000 + dec_digits_value(lo), (uint64_t)m,
+                             "\"%.*s\"", (int)n, s);
+                shapes++;
+                size_t at = rnd_below(n);
+                if (at == k)
+                    at = 0;
+                for (int c = 0; c < 256; c++) {
+                    if (c >= '0' && c <= '9')
+                        continue;
+                    char t[24];
+                    memcpy(t, s, sizeof t);
+                    t[at] = (char)c;
+                    dec_digits_words16(t, digits, k, &hi, &lo);
+                    cr_assert(!(dec_digits_ok(hi) && dec_digits_ok(lo)),
+                              "byte 0x%02x at %zu of \"%.*s\"", c, at, (int)n, s);
+                }
+            }
+        }
+    }
+    cr_expect_eq(shapes, 64u * 100u); /* digits d has d shapes: no point, or one at 1..d-1 */
 }

@@ -486,6 +486,47 @@ Test(differential, fixtures_mutants_truncations, .timeout = 300)
     jdec_destroy(x.jd);
 }
 
+/* Depth messages whose levels hold numbers of every shape (what the fused scan converts, longer
+ * ones, negatives, malformed ones, bytes that are not digits), in the exact form and in others:
+ * the fast decoder's pre-parsed parts must equal jdec's, which come from dec_preparse(). */
+Test(differential, generated_levels)
+{
+    static const char alphabet[] = "0123456789..-+e \x7f";
+    ctx x = { stream_decoder_create(NULL), jdec_create(NULL), NULL };
+    uint64_t r = 0x13198a2e03707344ull;
+    for (int msg = 0; msg < 2000; msg++) {
+        char msgbuf[8192];
+        size_t o = (size_t)snprintf(msgbuf, sizeof msgbuf, "{\"lastUpdateId\":7,\"bids\":[");
+        for (size_t i = 0, nlev = 1 + rng_below(&r, 40); i < nlev; i++) {
+            o += (size_t)snprintf(msgbuf + o, sizeof msgbuf - o, "%s%s", i ? "," : "",
+                                  rng_below(&r, 20) ? "[\"" : "[ \"");
+            for (int side = 0; side < 2; side++) {
+                size_t len = rng_below(&r, 4) ? 1 + rng_below(&r, 10) : rng_below(&r, 24);
+                for (size_t k = 0; k < len; k++) {
+                    size_t pick = rng_below(&r, 4000);
+                    if (pick == 0) { /* a control byte: the whole message is rejected */
+                        msgbuf[o++] = '\x01';
+                    } else if (pick < 8) { /* UTF-8 */
+                        msgbuf[o++] = '\xc3';
+                        msgbuf[o++] = '\xa9';
+                    } else {
+                        msgbuf[o++] = pick % 8 ? (char)('0' + pick % 10)
+                                               : alphabet[rng_below(&r, sizeof alphabet - 1)];
+                    }
+                }
+                o += (size_t)snprintf(msgbuf + o, sizeof msgbuf - o, "%s", side ? "\"]" : "\",\"");
+            }
+        }
+        o += (size_t)snprintf(msgbuf + o, sizeof msgbuf - o, "],\"asks\":[]}");
+        check(&x, "generated levels", msgbuf, o, NULL);
+    }
+    cr_log_info("generated levels: %zu inputs, %zu accepted", x.inputs, x.accepted);
+    cr_expect_eq(x.failures, 0, "%zu disagreements (logged above)", x.failures);
+    cr_expect_gt(x.accepted, 1000); /* all but those with a control byte */
+    stream_decoder_destroy(x.sd);
+    jdec_destroy(x.jd);
+}
+
 /* Inputs aimed at the classification rules and jansson's corners; both decoders must agree. */
 static const char *const edge_cases[] = {
     "{\"stream\":\"s\",\"data\":{\"e\":\"trade\",\"E\":1,\"T\":2,\"s\":\"X\",\"t\":3,\"p\":\"1\","

@@ -378,3 +378,75 @@ Test(market, mid_ticks_latency_and_last_values)
     cr_assert_eq(counters(mk).mark_prices, 1);
     market_destroy(mk);
 }
+
+/* ---- pre-parsed levels ---- */
+
+/* The same messages twice: once with levels as the decoders make them (pre-parsed, ev_level_set),
+ * once with the strings alone (zero-initialised parts). Every outcome must be the same: the
+ * results, the books, the errors (more decimals than the scale, trailing zeros, no digits). */
+static int depth_pre(market *mk, int64_t U, int64_t u, int64_t pu, const char *const *bids,
+                     bool pre)
+{
+    msg m = { 0 };
+    m.e.kind = EV_DEPTH;
+    m.e.has = EV_HAS_PU;
+    m.e.u.depth = (ev_depth){ .symbol = S("TESTUSDT"), .U = U, .u = u, .pu = pu };
+    m.e.u.depth.bids = add_levels(&m, bids);
+    for (uint32_t i = 0; pre && i < m.n; i++)
+        ev_level_set(&m.lv[i], m.lv[i].px, m.lv[i].qty);
+    return market_on_event(mk, &m.e, m.lv, 1700000000000LL * 1000000);
+}
+
+Test(market, pre_parsed_levels_convert_like_their_strings)
+{
+    static const char *const steps[][5] = {
+        { "10.00", "2.000", "9.80", "1.5", NULL }, /* fewer decimals: padded */
+        { "9.70", "0.10000", NULL },               /* trailing zeros beyond the scale */
+        { "9.60", "0.0001", NULL },                /* a digit beyond it: BF_EPRECISION */
+        { "9.50", "abc", NULL },                   /* not a number: BF_ESYNTAX via dec_parse */
+        { "9.40", "1e3", NULL },
+        { "9.30", "0.000", "10.00", "0", NULL }, /* deletes */
+    };
+    market *a = synced_market(NULL), *b = synced_market(NULL);
+    int64_t u = 105;
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++, u += 10) {
+        int ra = depth_pre(a, u + 1, u + 10, u, steps[i], true);
+        int rb = depth_pre(b, u + 1, u + 10, u, steps[i], false);
+        cr_expect_eq(ra, rb, "step %zu: %d vs %d", i, ra, rb);
+    }
+    cr_expect_eq(counters(a).convert_errors, 3);
+    cr_expect_eq(counters(a).convert_errors, counters(b).convert_errors);
+    book_level la[16], lb[16];
+    size_t na = book_top(market_book(a), BOOK_BID, la, 16);
+    size_t nb = book_top(market_book(b), BOOK_BID, lb, 16);
+    cr_assert_eq(na, nb);
+    cr_expect_gt(na, 2);
+    for (size_t i = 0; i < na; i++)
+        cr_expect(la[i].px == lb[i].px && la[i].qty == lb[i].qty, "level %zu", i);
+    market_destroy(a);
+    market_destroy(b);
+}
+
+/* With parts present, the market converts from them and does not read the strings again. */
+Test(market, pre_parsed_parts_are_used_without_the_strings)
+{
+    market *mk = synced_market(NULL);
+    msg m = { 0 };
+    m.e.kind = EV_DEPTH;
+    m.e.has = EV_HAS_PU;
+    m.e.u.depth = (ev_depth){ .symbol = S("TESTUSDT"), .U = 106, .u = 110, .pu = 105 };
+    m.lv[0] = (ev_level){ .px = S("?"), /* 99.5 x 7 */
+                          .qty = S("?"),
+                          .px_m = 995,
+                          .px_d = 1,
+                          .qty_m = 7,
+                          .pre = EV_PRE_PX | EV_PRE_QTY };
+    m.e.u.depth.bids = (ev_levels){ 0, 1 };
+    m.n = 1;
+    cr_assert_eq(market_on_event(mk, &m.e, m.lv, 1), 0);
+    book_level best;
+    cr_assert(book_best_bid(market_book(mk), &best));
+    cr_expect_eq(best.px, 9950);
+    cr_expect_eq(best.qty, 7000);
+    market_destroy(mk);
+}

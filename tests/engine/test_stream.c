@@ -100,6 +100,33 @@ static void expect_level(const stream_msg *m, ev_levels run, uint32_t i, const c
     STR(m->levels[run.first + i].qty, qty);
 }
 
+/* A level's pre-parsed parts are what ev_level_set() (dec_preparse(), the helper jdec uses) makes
+ * of its strings. Returns whether both numbers were pre-parsed. */
+static bool expect_parts_of_strings(const ev_level *lv, const char *where)
+{
+    ev_level want;
+    ev_level_set(&want, lv->px, lv->qty);
+    cr_assert(lv->pre == want.pre && lv->px_m == want.px_m && lv->px_d == want.px_d &&
+                  lv->qty_m == want.qty_m && lv->qty_d == want.qty_d,
+              "%s: [\"%.*s\",\"%.*s\"] pre %u %lld e-%u %lld e-%u, from the strings pre %u %lld "
+              "e-%u %lld e-%u",
+              where, (int)lv->px.n, lv->px.p, (int)lv->qty.n, lv->qty.p, lv->pre,
+              (long long)lv->px_m, lv->px_d, (long long)lv->qty_m, lv->qty_d, want.pre,
+              (long long)want.px_m, want.px_d, (long long)want.qty_m, want.qty_d);
+    return lv->pre == (EV_PRE_PX | EV_PRE_QTY);
+}
+
+static void expect_parts(const stream_msg *m, ev_levels run, uint32_t i, int64_t px_m,
+                         unsigned px_d, int64_t qty_m, unsigned qty_d)
+{
+    cr_assert_lt(i, run.count);
+    const ev_level *lv = &m->levels[run.first + i];
+    cr_expect_eq(lv->pre, EV_PRE_PX | EV_PRE_QTY);
+    cr_expect(lv->px_m == px_m && lv->px_d == px_d && lv->qty_m == qty_m && lv->qty_d == qty_d,
+              "level %u: %lld e-%u x %lld e-%u", i, (long long)lv->px_m, lv->px_d,
+              (long long)lv->qty_m, lv->qty_d);
+}
+
 /* ---- real captures ---- */
 
 Test(stream, hftbacktest_depth_first_message)
@@ -126,6 +153,11 @@ Test(stream, hftbacktest_depth_first_message)
     expect_level(&m, d->bids, 52, "61800.20", "2.507");
     expect_level(&m, d->asks, 0, "61800.30", "3.330");
     expect_level(&m, d->asks, 28, "65880.70", "15.918");
+    /* Each price and quantity comes pre-parsed as well (the last ask is within a level's reach of
+     * the end of the message, so it is read by the other path). */
+    expect_parts(&m, d->bids, 0, 5871020, 2, 14, 3);
+    expect_parts(&m, d->bids, 2, 6151090, 2, 0, 3);
+    expect_parts(&m, d->asks, 28, 6588070, 2, 15918, 3);
 }
 
 Test(stream, hftbacktest_book_ticker_and_trade)
@@ -175,6 +207,9 @@ Test(stream, rest_snapshot_limit1000)
     expect_level(&m, e->u.snapshot.bids, 0, "61800.20", "2.909");
     expect_level(&m, e->u.snapshot.bids, 999, "61653.40", "0.068");
     expect_level(&m, e->u.snapshot.asks, 0, "61800.30", "1.072");
+    expect_parts(&m, e->u.snapshot.bids, 999, 6165340, 2, 68, 3);
+    for (uint32_t i = 0; i < 2000; i++)
+        cr_assert(expect_parts_of_strings(&m.levels[i], "snapshot"), "level %u", i);
     free(body);
     free(path);
 }
@@ -793,4 +828,134 @@ Test(stream, results_survive_escapes_that_outgrow_the_scratch)
     cr_assert_eq(b.count, 1000);
     expect_level(&m, b, 0, "10", "2");
     expect_level(&m, b, 999, "1999", "2");
+}
+
+/* ---- pre-parsed levels ---- */
+
+static uint64_t rng = 0x243f6a8885a308d3ull;
+
+static size_t below(size_t n)
+{
+    rng ^= rng >> 12, rng ^= rng << 25, rng ^= rng >> 27;
+    return (size_t)((rng * 0x2545f4914f6cdd1dull) % n);
+}
+
+/* A number string of a random shape: mostly what the fast path takes (up to 8 digits, a point or
+ * not), then longer numbers, negatives, leading zeros, and malformed ones; returns its length. */
+static size_t gen_number(char *o)
+{
+    static const char *const odd[] = { "",    "-",    ".5",       "5.",    "1.2.3",
+                                       "1e5", "+1",   "0x1",      "1 2",   "--1",
+                                       "-.5", "1..2", "\xc3\xa9", "7\x7f", "NaN" };
+    size_t n = 0, kind = below(10);
+    if (kind == 9) {
+        const char *w = odd[below(sizeof odd / sizeof odd[0])];
+        memcpy(o, w, strlen(w));
+        return strlen(w);
+    }
+    if (kind == 8)
+        o[n++] = '-';
+    size_t digits = 1 + (kind == 7 ? 8 + below(13) : below(8));
+    size_t point = below(3) ? 1 + below(digits) : digits; /* == digits: none */
+    for (size_t i = 0; i < digits; i++) {
+        if (i == point)
+            o[n++] = '.';
+        o[n++] = (char)('0' + (below(4) ? below(10) : 0));
+    }
+    return n;
+}
+
+/* The string s[0..n) as a JSON string body, sometimes with an escape (which the decoder undoes). */
+static size_t json_body(const char *s, size_t n, char *o, bool escape)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (escape && i == n / 2 && (unsigned char)s[i] < 0x80) /* \u00XX is that ASCII byte */
+            k += (size_t)sprintf(o + k, "\\u%04x", (unsigned char)s[i]);
+        else
+            o[k++] = s[i];
+    }
+    return k;
+}
+
+/* Depth messages with many levels of every shape, in the exchange's exact form, with whitespace, or
+ * with escapes, some of them within a level's reach of the end of the message: each level keeps its
+ * strings, and its parts are those of its strings (both the fused scan and the other paths). */
+Test(stream, levels_are_pre_parsed_whatever_their_shape)
+{
+    size_t levels = 0, fast_shaped = 0, pre = 0;
+    for (int msg = 0; msg < 300; msg++) {
+        char buf[16384], px[32][40], qty[32][40];
+        size_t pn[32], qn[32], nlev = 1 + below(32), o = 0;
+        o += (size_t)sprintf(buf, "{\"e\":\"depthUpdate\",\"E\":1,\"s\":\"X\",\"U\":1,\"u\":2,"
+                                  "\"pu\":0,\"b\":[");
+        for (size_t i = 0; i < nlev; i++) {
+            pn[i] = gen_number(px[i]);
+            qn[i] = gen_number(qty[i]);
+            size_t form = below(10);
+            o += (size_t)sprintf(buf + o, "%s%s\"", i ? "," : "", form == 0 ? "[ " : "[");
+            o += json_body(px[i], pn[i], buf + o, form == 1 && pn[i] > 0);
+            o += (size_t)sprintf(buf + o, "\"%s\"", form == 0 ? " , " : ",");
+            o += json_body(qty[i], qn[i], buf + o, form == 1 && qn[i] > 0);
+            o += (size_t)sprintf(buf + o, "\"%s", form == 0 ? " ]" : "]");
+        }
+        o += (size_t)sprintf(buf + o, "],\"a\":[]}");
+        stream_msg m;
+        cr_assert_eq(decn(buf, o, &m), 0, "%.*s: %s", (int)o, buf, stream_decoder_error(D));
+        ev_levels b = m.events[0].u.depth.bids;
+        cr_assert_eq(b.count, nlev);
+        for (size_t i = 0; i < nlev; i++) {
+            const ev_level *lv = &m.levels[b.first + i];
+            cr_assert(lv->px.n == pn[i] && memcmp(lv->px.p, px[i], pn[i]) == 0);
+            cr_assert(lv->qty.n == qn[i] && memcmp(lv->qty.p, qty[i], qn[i]) == 0);
+            pre += expect_parts_of_strings(lv, "generated level");
+            fast_shaped += pn[i] <= 9 && qn[i] <= 9;
+            levels++;
+        }
+    }
+    cr_expect_gt(levels, 4000);
+    cr_expect_gt(pre, levels / 2);
+    cr_expect_lt(pre, levels); /* and some are left to dec_parse */
+    cr_expect_gt(fast_shaped, levels / 2);
+}
+
+/* Numbers the fused scan does not convert in one step: up to 16 digits, signs, leading zeros. */
+Test(stream, long_signed_and_padded_numbers_are_pre_parsed_too)
+{
+    const char *s = "{\"lastUpdateId\":1,\"bids\":[[\"1234567890.123456\",\"123456789\"],"
+                    "[\"-1.5\",\"2\"],[\"0001\",\"0.10\"],[\"12345678901234567\",\"1\"]],"
+                    "\"asks\":[[\"9.99\",\"1.000\"]],\"padding\":\"to keep the levels away from "
+                    "the end of the message\"}";
+    stream_msg m;
+    cr_assert_eq(dec(s, &m), 0, "%s", stream_decoder_error(D));
+    ev_levels b = m.events[0].u.snapshot.bids, a = m.events[0].u.snapshot.asks;
+    expect_parts(&m, b, 0, 1234567890123456, 6, 123456789, 0);
+    expect_parts(&m, b, 1, -15, 1, 2, 0);
+    expect_parts(&m, b, 2, 1, 0, 10, 2);
+    expect_parts(&m, b, 3, 12345678901234567, 0, 1, 0);
+    expect_parts(&m, a, 0, 999, 2, 1000, 3);
+    for (uint32_t i = 0; i < b.count; i++)
+        expect_parts_of_strings(&m.levels[b.first + i], "bid");
+}
+
+/* Levels whose strings end near the end of the window the level reader classifies (a long price
+ * pushes the quantity to its end), at the end of the message and inside it: nothing is read past
+ * the input or the window (ASan), and the parts are those of the strings. */
+Test(stream, long_prices_push_the_quantity_to_the_end_of_the_window)
+{
+    const char *tails[] = { "\"1234567890.12345678901\",\"1\"", "\"123456789012345678901\",\"12\"",
+                            "\"1234567890123456\",\"1.5\"", "\"12345678.123456789\",\"1\"" };
+    for (size_t t = 0; t < sizeof tails / sizeof tails[0]; t++) {
+        for (int inside = 0; inside < 2; inside++) {
+            char buf[256];
+            int n = snprintf(buf, sizeof buf, "{\"lastUpdateId\":1,\"bids\":[[%s]%s],\"asks\":[]}",
+                             tails[t], inside ? ",[\"1\",\"2\"],[\"3\",\"4\"],[\"5\",\"6\"]" : "");
+            stream_msg m;
+            cr_assert_eq(decn(buf, (size_t)n, &m), 0, "%s: %s", buf, stream_decoder_error(D));
+            ev_levels b = m.events[0].u.snapshot.bids;
+            for (uint32_t i = 0; i < b.count; i++)
+                expect_parts_of_strings(&m.levels[b.first + i],
+                                        buf); /* 21 digits: not pre-parsed */
+        }
+    }
 }
