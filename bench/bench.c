@@ -421,6 +421,24 @@ static void spin_wait(unsigned *spins)
     sched_yield();
 }
 
+/* The consumer works the way the engine's workers do: it drains up to RING_BATCH items per pop and,
+ * when the ring is empty, waits a few microseconds before it looks again. Polling an empty ring
+ * after every item pulls the producer's index line across cores once per item (measured: ~45
+ * ns/item here against ~23 with the pause); letting items accumulate moves them in whole lines. */
+#define RING_BATCH       64
+#define RING_IDLE_PAUSES 512
+
+static void idle_wait(unsigned *spins)
+{
+    for (int k = 0; k < RING_IDLE_PAUSES; k++) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    }
+    if (++*spins % 64 == 0)
+        sched_yield();
+}
+
 static void pin_self(int cpu)
 {
     if (cpu < 0)
@@ -438,16 +456,6 @@ static void ring_put(ring_ctx *c, const tick_item *it, unsigned *spins)
         return;
     }
     while (spsc_push(c->q, it) != 0)
-        spin_wait(spins);
-}
-
-static void ring_take(ring_ctx *c, tick_item *it, unsigned *spins)
-{
-    if (!c->use_spsc) {
-        mutexq_pop(c->mq, it);
-        return;
-    }
-    while (spsc_pop(c->q, it) != 0)
         spin_wait(spins);
 }
 
@@ -471,11 +479,20 @@ static void *ring_consumer(void *arg)
     pthread_barrier_wait(&c->start);
     unsigned spins = 0;
     uint64_t sum = 0, errors = 0;
-    for (uint64_t i = 0; i < c->n; i++) {
-        tick_item it;
-        ring_take(c, &it, &spins);
-        errors += it.seq != i;
-        sum += (uint64_t)it.px;
+    tick_item batch[RING_BATCH];
+    for (uint64_t i = 0; i < c->n;) {
+        size_t got;
+        if (!c->use_spsc) {
+            mutexq_pop(c->mq, &batch[0]);
+            got = 1;
+        } else {
+            while ((got = spsc_pop_n(c->q, batch, RING_BATCH)) == 0)
+                idle_wait(&spins);
+        }
+        for (size_t k = 0; k < got; k++, i++) {
+            errors += batch[k].seq != i;
+            sum += (uint64_t)batch[k].px;
+        }
     }
     c->checksum = sum;
     c->errors += errors;
