@@ -48,6 +48,12 @@ const char *bf_strerror(int code)
         return "duplicate key";
     case BF_ECLOSED:
         return "closed";
+    case BF_ENET:
+        return "network error";
+    case BF_EHTTP:
+        return "HTTP error status";
+    case BF_EBANNED:
+        return "rate limited by the server";
     }
     return "unknown error";
 }

@@ -31,6 +31,9 @@ enum bf_err {
     BF_EDEPTH = -19,       /* nesting deeper than the parser allows */
     BF_EDUP = -20,         /* a key appears twice in one JSON object */
     BF_ECLOSED = -21,      /* the object was shut down */
+    BF_ENET = -22,         /* connect / TLS / transfer failed (the reason says which) */
+    BF_EHTTP = -23,        /* the server answered with an HTTP error status */
+    BF_EBANNED = -24,      /* rate limited or banned (429 / 418): held until Retry-After */
 };
 
 /* A short human-readable sentence for a BF_E* code (never NULL). */

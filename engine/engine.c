@@ -1,0 +1,2 @@
+/* engine: not written yet (see engine.h). */
+#include "engine.h"

@@ -1,0 +1,105 @@
+/*
+ * engine: the live pipeline. Wires the WebSocket client and the HTTP pool to the shard workers and
+ * publishes views (view.h) that readers copy out.
+ *
+ *   ws service thread --(frameq per shard: raw message + stamps)--> shard worker --> market
+ *   http thread (snapshots, exchangeInfo, time) --(same frameq)----^        |
+ *                                                   view publication (seqlock) + wakeup fd
+ *
+ * Shards: symbol i always maps to one worker (pool keyed by symbol), so a symbol's events are applied
+ * in arrival order on one thread. Each worker drains its ring in batches, decodes with its own
+ * stream decoder, drives the markets, and publishes each touched symbol's view once per batch.
+ * A full ring drops the frame, counts it (view_global.ring_drops) and forces a resync of the symbol
+ * (a dropped diff would break the chain anyway), never silently.
+ *
+ * Start-up (engine_start): GET /fapi/v1/exchangeInfo (scales, weight limit; a symbol unknown there
+ * is reported and skipped), /fapi/v1/time (clock offset = serverTime - midpoint of the request,
+ * the lowest-RTT sample of the last few kept, refreshed every time_refresh_ms), then subscribe the
+ * streams of every symbol and fetch a snapshot per symbol as soon as its diff stream has delivered
+ * (snapshots go through the weight budget, the focused symbol first). A book that asks for a
+ * snapshot again (gap, reconnect, ring drop) gets one the same way. On a WebSocket reconnect every
+ * symbol of that connection resyncs. During a rotation overlap nothing is doubled (see ws.h).
+ *
+ * Threads: create/start/stop/destroy from the owner thread; view copies, focus, add/remove symbol,
+ * status JSON and wait from any thread.
+ */
+#ifndef BF_ENGINE_H
+#define BF_ENGINE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net/http.h"
+#include "net/ws.h"
+#include "view.h"
+
+typedef struct engine engine;
+
+#define ENGINE_DEFAULT_REST_URL "https://fapi.binance.com"
+#define ENGINE_DEFAULT_WS_URL   "wss://fstream.binance.com"
+#define ENGINE_DEFAULT_SYMBOLS  "BTCUSDT,ETHUSDT,SOLUSDT,BNBUSDT,XRPUSDT"
+#define ENGINE_MAX_SYMBOLS      256
+
+typedef struct engine_config {
+    const char *rest_url;       /* default ENGINE_DEFAULT_REST_URL */
+    const char *ws_url;         /* default ENGINE_DEFAULT_WS_URL */
+    const char *ca_file;        /* extra trust anchor for both */
+    const char *const *symbols; /* uppercase; NULL: ENGINE_DEFAULT_SYMBOLS */
+    size_t nsymbols;
+    const char *depth_suffix; /* diff stream speed: "@100ms" (default), "", "@500ms", "@0ms" */
+    bool no_trades, no_mark, no_book_ticker; /* streams on by default */
+    unsigned workers;                        /* shard workers; 0 = max(1, online CPUs - 1) */
+    size_t ring_bytes;                       /* per shard frame ring, default 16 MiB */
+    int snapshot_limit;                      /* default 1000 */
+    int64_t time_refresh_ms;                 /* clock offset refresh, default 60000 */
+    int64_t latency_window_ms; /* rolling window of the stage percentiles, default 10000 */
+    const ws_config *ws;       /* tuning (timeouts, rotation, liveness); NULL for defaults. The
+                                 engine sets base_url, ca_file and the callbacks itself. */
+    const http_config *http;   /* same for the HTTP pool */
+} engine_config;
+
+/* 0 and *out, or BF_E* with a sentence in why (bad URL or symbol, ...). Nothing connects yet. */
+int engine_create(const engine_config *cfg, engine **out, char *why, size_t why_cap);
+/* Fetches exchangeInfo and time (blocking up to deadline_ns) and starts streaming. 0, or BF_E* with
+ * a sentence in why (unreachable, TLS failure, no known symbol). */
+int engine_start(engine *e, int64_t deadline_ns, char *why, size_t why_cap);
+/* Stops the network and the workers; views stay readable. */
+void engine_stop(engine *e);
+void engine_destroy(engine *e);
+
+size_t engine_symbol_count(engine *e);
+/* Copies the symbol name at index i (watchlist order); false past the end. */
+bool engine_symbol_at(engine *e, size_t i, char *buf, size_t cap);
+/* The symbol the user looks at: its snapshots are fetched first. */
+void engine_focus(engine *e, const char *symbol);
+/* Runtime watchlist changes (subscribe / unsubscribe within the control-frame rate). */
+int engine_add_symbol(engine *e, const char *symbol, char *why, size_t why_cap);
+int engine_remove_symbol(engine *e, const char *symbol);
+
+/* Copy the latest published view. BF_ENOENT for an unknown symbol. Never torn. */
+int engine_view_symbol(engine *e, const char *symbol, view_symbol *out);
+void engine_view_global(engine *e, view_global *out);
+/* Sum of every publication so far: a reader that saw version v waits for > v. */
+uint64_t engine_version(engine *e);
+/* Block until engine_version() > seen or deadline_ns (clk_mono_ns): the new version, or seen. */
+uint64_t engine_wait(engine *e, uint64_t seen, int64_t deadline_ns);
+/* Readable (eventfd) when a new version is published; the UI polls it with stdin. Reading it
+ * resets it. */
+int engine_wakeup_fd(engine *e);
+
+/* Full depth of one side, best first, taken on the symbol's worker between two events (exact,
+ * consistent with *last_update_id). Returns the number of levels (<= cap) or BF_E*. For tests and
+ * the "compare with the exchange" check. */
+int engine_book_copy(engine *e, const char *symbol, book_side side, book_level *out, size_t cap,
+                     int64_t *last_update_id);
+
+/* One status object: {"t":..,"symbols":{"BTCUSDT":{"state","reason","bid","bid_qty","ask",
+ * "ask_qty","last_update_id","msgs","msgs_per_s","gaps","resyncs","snapshots","decode_errors",
+ * "stale","latency":{"t_e":{p50,p99,p999,max},...}},...},"ws":{...},"rest":{"used_weight",
+ * "weight_limit","banned_for_ms","conns_opened","requests","retries"},"clock":{"offset_ms",
+ * "rtt_ms","skewed"},"ring_drops":..,"mem":{...}} (new reference). Prices as the exchange writes. */
+json_t *engine_status_json(engine *e);
+
+#endif

@@ -1,0 +1,2 @@
+/* http: not written yet (see http.h). */
+#include "net/http.h"

@@ -1,0 +1,2 @@
+/* ws: not written yet (see ws.h). */
+#include "net/ws.h"

@@ -1,0 +1,2 @@
+/* faults: not written yet. */
+#include "sim/faults.h"

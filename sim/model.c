@@ -1,0 +1,2 @@
+/* model: not written yet (see model.h). */
+#include "sim/model.h"

@@ -1,0 +1,2 @@
+/* recsrc: not written yet (see recsrc.h). */
+#include "sim/recsrc.h"

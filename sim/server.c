@@ -1,0 +1,2 @@
+/* server: not written yet (see server.h). */
+#include "sim/server.h"
