@@ -8,16 +8,25 @@
  * budget allows: weight used (the server's X-MBX-USED-WEIGHT-1M header when known, plus the weight
  * of requests in flight) + the request's weight <= limit * budget_share. A request that would exceed
  * it waits for the next window (windows are wall-clock minutes, as on Binance; window_ms in tests).
+ * Without a header in the window, the pool counts the weight of its own completed requests. The
+ * order is strict: a request that does not fit holds back lower-priority ones rather than being
+ * overtaken; a request heavier than the whole budget runs alone, once the window's count is zero.
  *
  * Failures: transport errors and 5xx/408 are retried (GETs are idempotent) with exponential backoff
- * and full jitter, up to max_retries. 429 and 418 hold EVERY request (queued and new) until the
- * Retry-After the server sent (or, missing it, until the window's end for 429 and for 2 minutes
- * for 418; a "banned until <ms>" in the body is honoured too); the request itself is retried after
- * the hold. Other 4xx end the request with BF_EHTTP and Binance's code and message.
- * TLS peer and host verification are always on; ca_file adds a trust anchor.
+ * and full jitter (attempt n waits uniformly in [min, min(max, min * 2^n)]), up to max_retries;
+ * certificate and URL errors are not retried. 429 and 418 hold EVERY request (queued and new) until
+ * the Retry-After the server sent (or, missing it, until the window's end for 429 and for 2 minutes
+ * for 418; a "banned until <ms>" in the body is honoured too, the later end wins); the request
+ * itself is retried after the hold (these attempts count against max_retries too; then it ends with
+ * BF_EBANNED). Other 4xx end the request with BF_EHTTP and Binance's code and message. A reason
+ * after the last retry ends in "(gave up after N attempts)".
+ * TLS peer and host verification are always on; ca_file adds a trust anchor: its certificates are
+ * added to each connection's OpenSSL store (CURLOPT_SSL_CTX_FUNCTION) next to libcurl's default
+ * bundle, which CURLOPT_CAINFO would replace. This needs libcurl built with OpenSSL.
  *
  * Threads: create/destroy from the owner; http_get, http_fetch, http_set_priority, http_set_limit
- * and http_get_stats from any thread. Completion callbacks run on the HTTP thread and must not block.
+ * and http_get_stats from any thread (never after http_destroy began). Completion callbacks run on
+ * the HTTP thread and must not block; they may call http_get, but not http_fetch.
  */
 #ifndef BF_HTTP_H
 #define BF_HTTP_H
@@ -30,6 +39,7 @@ typedef struct http_pool http_pool;
 
 enum { HTTP_PRIO_HIGH = 0, HTTP_PRIO_NORMAL = 1, HTTP_PRIO_LOW = 2 };
 
+/* Zero (or NULL) in any field selects its default. */
 typedef struct http_config {
     const char *base_url;       /* "https://fapi.binance.com" (no trailing slash) */
     const char *ca_file;        /* extra PEM trust anchor, NULL for the system store only */
@@ -83,19 +93,25 @@ typedef struct http_stats {
     int64_t last_rtt_ns; /* sent -> done of the last successful request */
 } http_stats;
 
-/* 0 and *out, or BF_E* with a sentence in why (bad URL, curl init failure). Starts the thread. */
+/* 0 and *out, or BF_E* with a sentence in why: BF_EINVAL (bad URL, ca_file without a PEM
+ * certificate), BF_EIO (ca_file unreadable), BF_ENET (curl init failure). Starts the thread. */
 int http_create(const http_config *cfg, http_pool **out, char *why, size_t why_cap);
 /* Cancels what is queued or in flight: each callback runs once with BF_ECLOSED. */
 void http_destroy(http_pool *p);
 
 /* Queue a GET of path ("/fapi/v1/depth?symbol=BTCUSDT&limit=1000"). fn runs exactly once on the
- * HTTP thread. *id (may be NULL) identifies the request for http_set_priority. 0 or BF_ECLOSED. */
+ * HTTP thread. *id (may be NULL) identifies the request for http_set_priority. 0, BF_ECLOSED (the
+ * pool is closing) or BF_EINVAL (path not starting with '/', weight < 0, prio out of range, no fn);
+ * when it fails fn never runs. */
 int http_get(http_pool *p, const char *path, int weight, int prio, http_done_fn fn, void *ctx,
              uint64_t *id);
-/* Change the priority of a request still queued (the visible symbol's snapshot goes first). */
+/* Change the priority of a request still queued (the visible symbol's snapshot goes first).
+ * 0, BF_ENOENT (unknown, already in flight or done) or BF_EINVAL (prio out of range). */
 int http_set_priority(http_pool *p, uint64_t id, int prio);
-/* Blocking GET for start-up calls (exchangeInfo, time): waits until done or deadline (clk_mono_ns).
- * 0 with *out filled (free with http_result_free), or the error (out->r.why says why). */
+/* Blocking GET for start-up calls (exchangeInfo, time), at HTTP_PRIO_HIGH: waits until done or
+ * deadline (clk_mono_ns). 0 with *out filled, or the error (out->r.why says why; BF_ETIMEDOUT when
+ * the deadline passed, and the request is then cancelled). Free *out with http_result_free in
+ * every case. Not from a completion callback (it would wait for its own thread). */
 int http_fetch(http_pool *p, const char *path, int weight, int64_t deadline_ns, http_result *out);
 void http_result_free(http_result *res);
 
