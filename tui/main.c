@@ -2,6 +2,7 @@
  * bfmon: command-line entry point. Parses the global options and hands the rest of the command line
  * to the subcommand. Main thread only; owns nothing beyond the process exit status.
  */
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,6 +35,8 @@ static bool is_command(const char *arg, const char *name)
 
 int main(int argc, char **argv)
 {
+    /* A peer that closes a socket mid-write must be an error code, not the end of the process. */
+    signal(SIGPIPE, SIG_IGN);
     if (argc >= 2 && is_command(argv[1], "sim"))
         return cmd_sim(argc - 1, argv + 1);
     if (argc >= 2 && is_command(argv[1], "replay"))
