@@ -16,15 +16,25 @@
  * Liveness: the client answers every ping with a pong of the same payload (and sends its own ping
  * every ping_interval_ms, dropping the connection when no pong comes within pong_timeout_ms). A
  * stream is STALE when silent longer than max(stale_after_ms, 20 x its expected interval) while
- * its socket may be healthy; on_event reports the change both ways.
+ * its socket may be healthy; on_event reports the change both ways. Irregular streams (interval 0:
+ * bookTicker, trade) use stale_after_ms alone; event-only streams (forceOrder, contractInfo) never
+ * go stale. Pings from the server are answered by lws itself, with the same payload.
  *
- * Reconnect: a lost connection is re-opened with exponential backoff and full jitter (min..max),
+ * Reconnect: a lost connection is re-opened with exponential backoff and full jitter (a uniform
+ * delay in [min, min(max, min * 2^attempt)]; a connection that lived backoff_max_ms resets it),
  * re-subscribes its streams and reports WS_EV_CONNECTED with `resumed` so the engine resyncs books.
  * Rotation: rotate_before_ms before max_lifetime_ms, a replacement connection with the same streams
  * is opened (make before break). Both deliver until, per stream, the new connection's messages
  * converge with the old one's (the same message bytes seen on both); from then on only the new
  * connection's messages of that stream are delivered, so nothing is lost or doubled. When every
  * stream has converged (or after rotate_overlap_max_ms) the old connection is closed.
+ * Convergence compares 64-bit FNV-1a hashes: the new connection's messages are held until one of
+ * the old connection's equals a held one (or a new one equals one the old already delivered).
+ *
+ * TLS: peers are always verified. With lws 4.1 (LWS_SSL_CLIENT_USE_OS_CA_CERTS) the OS store is
+ * loaded first and ca_file is added to the same store. lws's own log is set to errors only
+ * (process-wide, once). Messages of streams not subscribed (in flight after an unsubscribe) are
+ * dropped and counted (unknown_stream).
  *
  * Threads: create/destroy from the owner; subscribe, unsubscribe, stats and stream status from any
  * thread (commands are queued and the service thread woken). Callbacks run on the service thread
@@ -106,9 +116,12 @@ typedef struct ws_stats {
     uint64_t fragments;             /* continuation frames reassembled */
     uint64_t oversized;             /* messages dropped for size */
     uint64_t duplicates_suppressed; /* during rotation overlaps */
+    uint64_t rotation_forced;       /* overlaps ended by a bound (held bytes, overlap time) */
+    uint64_t unknown_stream;        /* messages of streams not subscribed (in flight at unsub) */
     uint64_t error_replies;
     uint64_t connects, reconnects, disconnects, rotations;
-    uint64_t pings_received, pongs_sent, pong_timeouts;
+    uint64_t pings_received, pongs_sent; /* lws 4.1 answers pings inside the library: stay 0 */
+    uint64_t pong_timeouts;
     uint64_t control_frames; /* SUBSCRIBE/UNSUBSCRIBE sent */
     unsigned connections_up;
     unsigned streams, stale_streams;
