@@ -11,6 +11,12 @@
  * book), so /fapi/v1/depth always answers with a snapshot consistent with the stream position
  * (lastUpdateId = u of the last diff emitted), trimmed to `limit`. exchangeInfo comes from
  * `exchange_info_path` when given, else is synthesised from the decimals the recording writes.
+ * A recorded pu break (or a snapshot older than the stream) leaves the served book marked broken
+ * until the next snapshot line of that symbol is reached, which reloads it. /ticker/bookTicker
+ * answers with the last bookTicker emitted (else the book's top), /premiumIndex with the last
+ * markPrice emitted (else the book's mid, funding 0). check_stream accepts every stream name the
+ * recording carries, and any valid Binance stream of a recorded symbol (which then stays silent).
+ * set_quiet pauses the clock: after a resume the rest keeps its recorded spacing.
  * At the end of the file the source goes quiet (nothing more is due); `loop` restarts is not
  * offered because update ids would go backwards.
  *
@@ -26,7 +32,8 @@
 typedef struct recsrc_config {
     const char *path;               /* recording file */
     const char *exchange_info_path; /* NULL: synthesise */
-    double speed;                   /* 1.0 = recorded pace (default); 0 = no pacing */
+    double speed; /* 1.0 = recorded pace (the CLI default); 0 = no pacing: each advance() emits
+                   * the next 10000 lines; negative = 1.0 */
 } recsrc_config;
 
 /* Reads the whole file up front (a damaged tail is reported in why and the rest served). 0 and

@@ -53,7 +53,9 @@ typedef struct source_ops {
     int (*book_ticker)(source *s, const char *symbol, int64_t now_ms, char *buf, size_t cap);
     int (*premium_index)(source *s, const char *symbol, int64_t now_ms, char *buf, size_t cap);
     /* Pause / resume the market: while quiet, advance emits nothing and the books do not move,
-     * so a snapshot taken now is the final state every client must converge to. */
+     * so a snapshot taken now is the final state every client must converge to. Updates already
+     * in the books but not yet sent (a depth window still open) are emitted by the next advance()
+     * after set_quiet(true), and nothing else: call advance() once after quieting. */
     void (*set_quiet)(source *s, bool quiet);
     size_t (*symbol_count)(const source *s);
     const char *(*symbol_at)(const source *s, size_t i); /* "BTCUSDT" */
