@@ -46,6 +46,26 @@
  * GET /sim/stats (JSON: connections, messages and bytes sent per route, requests per path,
  * 429/418 sent, requests received during a ban, faults applied, last update id per symbol).
  *
+ * Details of this implementation:
+ *   - The source is told once per stream (want true on the first listener on the stream's route,
+ *     false when the last one leaves); silent wrong-route subscriptions are never wanted.
+ *   - The weight window is fixed (aligned to weight_window_ms) and shared by every client (all
+ *     loopback traffic comes from one IP). A request past the limit gets 429; the next one while
+ *     the window is still exhausted gets 418 and a ban of 2 s * window/1 min (at least 100 ms),
+ *     doubling per offence. /sim/ requests are neither weighed nor faulted.
+ *   - Pings carry the send time as payload; only pongs with a payload are seen (libwebsockets
+ *     drops empty pongs before the protocol). Client pings are answered by libwebsockets and are
+ *     not counted against max_incoming_per_s.
+ *   - A pong timeout drops the connection without a close frame; limit closes send 1008 with
+ *     "too many messages" / "too many streams"; fault close sends 1000 "server closing".
+ *   - stall holds the stream's messages back and releases them when it ends (a delay, not a
+ *     loss); gap, dup, reorder and stall without stream= apply to every stream someone listens
+ *     to; disconnect, close, malformed, oversized and fragment without stream= hit every
+ *     connection. every= repeats until the server stops (times=<n> bounds it, see faults.h).
+ *   - set_quiet(true) also releases what stall/reorder hold back, so clients converge.
+ *   - One frame is written per writeable callback (the lws rule); messages going to several
+ *     connections share one buffer (the combined wrapper is built once per message).
+ *
  * Threads: create/start/destroy from the owner; inject, set_quiet and get_stats from any thread.
  * All lws work happens on the server's own service thread.
  */
