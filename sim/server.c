@@ -1556,6 +1556,9 @@ static void set_quiet_now(sim_server *s, bool quiet)
     s->quiet = quiet;
     s->src->ops->set_quiet(s->src, quiet);
     if (quiet) {
+        /* The depth windows open at this instant close now, so that once quiet is acknowledged
+         * nothing further is produced and the stream ends at the snapshot's lastUpdateId. */
+        s->src->ops->advance(s->src, now_ms(), on_emit, s);
         /* Whatever a fault holds back goes out now: quiet means "converge". */
         for (sstream *st = s->streams; st; st = st->next_all) {
             st->stall_until = 0;
