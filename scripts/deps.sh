@@ -13,6 +13,8 @@ packages=(
     libcriterion-dev libclang-rt-14-dev valgrind tmux
     # style
     clang-format
+    # the third-party client test (ccxt from npm, installed into the build tree)
+    nodejs
 )
 
 missing=()
@@ -21,6 +23,8 @@ for p in "${packages[@]}"; do
         missing+=("$p")
     fi
 done
+# Debian ships npm apart from nodejs; a Node.js from elsewhere (nodesource) bundles its own.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "deps: installing ${missing[*]}" >&2

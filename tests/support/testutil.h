@@ -21,4 +21,30 @@ void tu_rmtree(const char *path);
  * status (or -1). */
 int tu_run(const char *cmdline, char **out);
 
+/* A child process with its stdout on a pipe (stderr inherited, so it lands in the test log). */
+typedef struct tu_proc tu_proc;
+/* Start argv[0] (searched in PATH) with extra environment entries "K=V" (NULL-terminated, may be
+ * NULL). Aborts the test when it cannot start. */
+tu_proc *tu_spawn(char *const argv[], char *const env_extra[]);
+/* Read one line of the child's stdout (newline stripped) into a malloc'd string, waiting at most
+ * timeout_ms; NULL on EOF or timeout. */
+char *tu_proc_line(tu_proc *p, int timeout_ms);
+/* Everything the child writes until it exits (malloc'd), then its exit status as tu_proc_wait. */
+char *tu_proc_rest(tu_proc *p, int timeout_ms);
+/* Send sig (0: none), wait up to timeout_ms (then SIGKILL); returns the exit status, 128+signal
+ * when killed by one, -1 on timeout. Frees p. */
+int tu_proc_stop(tu_proc *p, int sig, int timeout_ms);
+
+/* `bfmon sim` started for a test (plain and TLS listeners on ephemeral ports, test certificate).
+ * extra_args: further sim options (NULL-terminated, may be NULL). */
+typedef struct tu_sim {
+    tu_proc *proc;
+    char rest[128], ws[128], rest_tls[128], ws_tls[128];
+} tu_sim;
+void tu_sim_start(tu_sim *sim, const char *const extra_args[]);
+/* SIGTERM; asserts a clean exit (0). */
+void tu_sim_stop(tu_sim *sim);
+/* $BF_SOURCE_ROOT/tests/data/tls/<name> (malloc'd). */
+char *tu_tls_file(const char *name);
+
 #endif
