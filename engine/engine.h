@@ -6,11 +6,14 @@
  *   http thread (snapshots, exchangeInfo, time) --(same frameq)----^        |
  *                                                   view publication (seqlock) + wakeup fd
  *
- * Shards: symbol i always maps to one worker (pool keyed by symbol), so a symbol's events are applied
- * in arrival order on one thread. Each worker drains its ring in batches, decodes with its own
- * stream decoder, drives the markets, and publishes each touched symbol's view once per batch.
+ * Shards: symbol i always maps to worker i % workers (one thread and one frame ring per shard), so a
+ * symbol's events are applied in arrival order on one thread. Each worker drains its ring in
+ * batches, decodes with its own stream decoder, drives the markets, and publishes each touched
+ * symbol's view once per batch (a seqlock per symbol: readers copy and retry, never block it).
+ * Snapshots, resync orders and book copies travel on the same ring, in order with the messages.
  * A full ring drops the frame, counts it (view_global.ring_drops) and forces a resync of the symbol
- * (a dropped diff would break the chain anyway), never silently.
+ * (a dropped diff would break the chain anyway), never silently: the resync goes ahead of the next
+ * record pushed for that shard, or is applied once the worker has drained the ring.
  *
  * Start-up (engine_start): GET /fapi/v1/exchangeInfo (scales, weight limit; a symbol unknown there
  * is reported and skipped), /fapi/v1/time (clock offset = serverTime - midpoint of the request,
@@ -58,12 +61,16 @@ typedef struct engine_config {
     const ws_config *ws;       /* tuning (timeouts, rotation, liveness); NULL for defaults. The
                                  engine sets base_url, ca_file and the callbacks itself. */
     const http_config *http;   /* same for the HTTP pool */
+    bool offline; /* no network: no ws client, no HTTP pool; data comes through the feed calls
+                     below (tests, replay into the live screens) */
 } engine_config;
 
 /* 0 and *out, or BF_E* with a sentence in why (bad URL or symbol, ...). Nothing connects yet. */
 int engine_create(const engine_config *cfg, engine **out, char *why, size_t why_cap);
 /* Fetches exchangeInfo and time (blocking up to deadline_ns) and starts streaming. 0, or BF_E* with
- * a sentence in why (unreachable, TLS failure, no known symbol). */
+ * a sentence in why (unreachable, TLS failure, no known symbol). On success why holds the warnings
+ * ("XYZUSDT is not listed in exchangeInfo: skipped") or "". Offline it only starts the workers
+ * (with the scales of engine_load_exchange_info when it was called, else inferred). */
 int engine_start(engine *e, int64_t deadline_ns, char *why, size_t why_cap);
 /* Stops the network and the workers; views stay readable. */
 void engine_stop(engine *e);
@@ -101,5 +108,25 @@ int engine_book_copy(engine *e, const char *symbol, book_side side, book_level *
  * "weight_limit","banned_for_ms","conns_opened","requests","retries"},"clock":{"offset_ms",
  * "rtt_ms","skewed"},"ring_drops":..,"mem":{...}} (new reference). Prices as the exchange writes. */
 json_t *engine_status_json(engine *e);
+
+/*
+ * Feed: sources that are not the network (engine_config.offline; tests, replay into the live
+ * screens). They enter the same pipeline as the WebSocket and REST data: routed by symbol onto the
+ * shard rings, decoded and applied by the workers, published as views. Any thread, but messages of
+ * one symbol keep their order only when fed from one thread. May be called before engine_start
+ * (records wait in the rings; a full ring drops as in live operation).
+ */
+/* One stream message as received (raw, or the combined {"stream":..,"data":..} wrapper). stream is
+ * its stream name ("btcusdt@depth@0ms"); NULL or "" reads it from the wrapper. 0, BF_ENOENT when no
+ * watched symbol matches (counted in unroutable), BF_EAGAIN when the shard ring was full (counted in
+ * ring_drops; the symbol resyncs). */
+int engine_feed_message(engine *e, const char *stream, const char *data, size_t len,
+                        int64_t recv_real_ns, int64_t recv_mono_ns);
+/* A GET /fapi/v1/depth body for symbol, applied in order with the diffs. Same returns. */
+int engine_feed_rest_depth(engine *e, const char *symbol, const char *body, size_t len,
+                           int64_t recv_real_ns, int64_t recv_mono_ns);
+/* An exchangeInfo body: scales and the weight limit. Before engine_start only (BF_ESTATE after);
+ * watched symbols missing from it are skipped at start. 0 or BF_E* with a sentence in why. */
+int engine_load_exchange_info(engine *e, const char *body, size_t len, char *why, size_t why_cap);
 
 #endif

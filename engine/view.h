@@ -33,8 +33,10 @@ typedef enum view_stage {
     STAGE_COUNT
 } view_stage;
 
+/* Over the engine's rolling window (engine_config.latency_window_ms). APPLIED_TO_PUB has one sample
+ * per symbol and batch: the wait of the batch's first applied record. */
 typedef struct view_latency {
-    uint64_t count;    /* samples in the window */
+    uint64_t count;    /* samples >= 0 in the window (the percentiles' population) */
     uint64_t negative; /* samples below zero (clock skew), counted apart */
     int64_t p50_ns, p99_ns, p999_ns, max_ns;
 } view_latency;

@@ -1,10 +1,388 @@
+/*
+ * cmd_live: option parsing and the headless loop of the live monitor. The engine does the work;
+ * this file builds its configuration, starts it, prints one status per interval (a JSON object
+ * or a short line per symbol) and stops it at the end of --duration or on SIGINT/SIGTERM. The
+ * signals are blocked before any thread exists and taken with sigtimedwait, so no handler runs.
+ * Main thread only.
+ */
 #include "tui/cmd_live.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine.h"
+#include "tui/cmd_replay.h"
+#include "util/clk.h"
+#include "util/err.h"
+
+#define START_TIMEOUT_NS (15 * CLK_NS_PER_S)
+
+typedef struct live_opts {
+    const char *rest_url, *ws_url, *ca_file, *depth_suffix;
+    char names[ENGINE_MAX_SYMBOLS][SYM_NAME_MAX];
+    const char *symbols[ENGINE_MAX_SYMBOLS];
+    size_t nsymbols;
+    unsigned workers;
+    bool headless, json;
+    int64_t interval_ns, duration_ns;
+} live_opts;
+
+static void live_usage(FILE *to)
+{
+    fprintf(to,
+            "usage: bfmon [<live options>]\n"
+            "\n"
+            "Watch Binance USD-M Futures books live.\n"
+            "\n"
+            "  --rest-url URL          REST base (env BFMON_REST_URL; default %s)\n"
+            "  --ws-url URL            WebSocket base (env BFMON_WS_URL; default %s)\n"
+            "  --ca-file FILE          extra PEM trust anchor for both\n"
+            "  --symbols A,B,...       symbols to watch (default %s)\n"
+            "  --depth-speed SPEED     diff depth stream: 0ms, 100ms (default), 250ms, 500ms\n"
+            "  --workers N             shard worker threads (default: CPUs - 1)\n"
+            "  --headless              no terminal UI: print a status per interval\n"
+            "  --json                  headless status as one JSON object per line\n"
+            "  --status-interval DUR   status period (default 1s)\n"
+            "  --duration DUR          stop after DUR (default 0: until SIGINT/SIGTERM)\n"
+            "  --help-live, --help     this help\n"
+            "\n"
+            "DUR is a number with an optional unit: ms, s (default), m, h.\n"
+            "Exit status: 0 stopped normally, 1 the engine could not start, 2 usage error.\n",
+            ENGINE_DEFAULT_REST_URL, ENGINE_DEFAULT_WS_URL, ENGINE_DEFAULT_SYMBOLS);
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("bfmon: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\nrun 'bfmon --help-live' for the options\n", stderr);
+    return EXIT_USAGE;
+}
+
+/* "1.5s", "250ms", "2m", "1h", "10" (seconds). */
+static bool parse_duration(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno || !isfinite(v) || v < 0 || !isdigit((unsigned char)s[0]))
+        return false;
+    double unit;
+    if (!*end || !strcmp(end, "s"))
+        unit = 1e9;
+    else if (!strcmp(end, "ms"))
+        unit = 1e6;
+    else if (!strcmp(end, "m"))
+        unit = 60e9;
+    else if (!strcmp(end, "h"))
+        unit = 3600e9;
+    else
+        return false;
+    if (v * unit > 9e18)
+        return false;
+    *out = (int64_t)llround(v * unit);
+    return true;
+}
+
+static bool parse_symbols(const char *list, live_opts *o)
+{
+    o->nsymbols = 0;
+    const char *p = list;
+    for (;;) {
+        size_t n = strcspn(p, ",");
+        while (n && isspace((unsigned char)*p))
+            p++, n--;
+        while (n && isspace((unsigned char)p[n - 1]))
+            n--;
+        if (n == 0 || n >= SYM_NAME_MAX || o->nsymbols == ENGINE_MAX_SYMBOLS)
+            return false;
+        for (size_t i = 0; i < n; i++) {
+            char c = (char)toupper((unsigned char)p[i]);
+            if (!isalnum((unsigned char)c) && c != '_')
+                return false;
+            o->names[o->nsymbols][i] = c;
+        }
+        o->names[o->nsymbols][n] = '\0';
+        o->symbols[o->nsymbols] = o->names[o->nsymbols];
+        o->nsymbols++;
+        p += strcspn(p, ",");
+        if (!*p)
+            return true;
+        p++;
+    }
+}
+
+static bool parse_speed(const char *s, const char **suffix)
+{
+    static const char *const speeds[][2] = {
+        { "0ms", "@0ms" }, { "100ms", "@100ms" }, { "250ms", "" }, { "500ms", "@500ms" }
+    };
+    for (size_t i = 0; i < sizeof speeds / sizeof *speeds; i++)
+        if (!strcmp(s, speeds[i][0])) {
+            *suffix = speeds[i][1];
+            return true;
+        }
+    return false;
+}
+
+static bool parse_workers(const char *s, unsigned *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || errno || v < 1 || v > 64)
+        return false;
+    *out = (unsigned)v;
+    return true;
+}
+
+enum {
+    OPT_REST = 256,
+    OPT_WS,
+    OPT_CA,
+    OPT_SYMBOLS,
+    OPT_SPEED,
+    OPT_WORKERS,
+    OPT_HEADLESS,
+    OPT_INTERVAL,
+    OPT_DURATION,
+    OPT_JSON,
+    OPT_HELP,
+};
+
+/* One option; 0, or the exit status to return at once. */
+static int take_option(int c, const char *arg, live_opts *o)
+{
+    switch (c) {
+    case OPT_REST:
+        o->rest_url = arg;
+        return 0;
+    case OPT_WS:
+        o->ws_url = arg;
+        return 0;
+    case OPT_CA:
+        o->ca_file = arg;
+        return 0;
+    case OPT_SYMBOLS:
+        return parse_symbols(arg, o) ? 0
+                                     : usage_error("--symbols '%s': not a list of symbols", arg);
+    case OPT_SPEED:
+        return parse_speed(arg, &o->depth_suffix)
+                   ? 0
+                   : usage_error("--depth-speed '%s': use 0ms, 100ms, 250ms or 500ms", arg);
+    case OPT_WORKERS:
+        return parse_workers(arg, &o->workers) ? 0
+                                               : usage_error("--workers '%s': use 1 to 64", arg);
+    case OPT_HEADLESS:
+        o->headless = true;
+        return 0;
+    case OPT_JSON:
+        o->json = true;
+        return 0;
+    case OPT_INTERVAL:
+        return parse_duration(arg, &o->interval_ns) && o->interval_ns > 0
+                   ? 0
+                   : usage_error("--status-interval '%s': not a positive duration", arg);
+    case OPT_DURATION:
+        return parse_duration(arg, &o->duration_ns)
+                   ? 0
+                   : usage_error("--duration '%s': not a duration", arg);
+    default:
+        return EXIT_USAGE;
+    }
+}
+
+/* 0 to run, -1 after help (exit 0), or the exit status of a usage error. */
+static int parse_opts(int argc, char **argv, live_opts *o)
+{
+    static const struct option opts[] = {
+        { "rest-url", required_argument, NULL, OPT_REST },
+        { "ws-url", required_argument, NULL, OPT_WS },
+        { "ca-file", required_argument, NULL, OPT_CA },
+        { "symbols", required_argument, NULL, OPT_SYMBOLS },
+        { "depth-speed", required_argument, NULL, OPT_SPEED },
+        { "workers", required_argument, NULL, OPT_WORKERS },
+        { "headless", no_argument, NULL, OPT_HEADLESS },
+        { "status-interval", required_argument, NULL, OPT_INTERVAL },
+        { "duration", required_argument, NULL, OPT_DURATION },
+        { "json", no_argument, NULL, OPT_JSON },
+        { "help-live", no_argument, NULL, OPT_HELP },
+        { "help", no_argument, NULL, OPT_HELP },
+        { NULL, 0, NULL, 0 },
+    };
+    o->rest_url = getenv("BFMON_REST_URL");
+    o->ws_url = getenv("BFMON_WS_URL");
+    o->interval_ns = CLK_NS_PER_S;
+    optind = 0;
+    opterr = 0; /* our own messages */
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (c == OPT_HELP || c == 'h') {
+            live_usage(stdout);
+            return -1;
+        }
+        if (c == '?')
+            return usage_error("unknown option '%s'", argv[optind - 1]);
+        if (c == ':')
+            return usage_error("option '%s' needs a value", argv[optind - 1]);
+        int rc = take_option(c, optarg, o);
+        if (rc)
+            return rc;
+    }
+    if (optind < argc)
+        return usage_error("unexpected argument '%s'", argv[optind]);
+    return 0;
+}
+
+/* ---- status output ------------------------------------------------------------------------ */
+
+static void print_level(const view_symbol *v, const book_level *l, size_t n)
+{
+    char px[DEC_FMT_MAX], qty[DEC_FMT_MAX];
+    if (!n || !v->has_scale || dec_format(l->px, &v->px_scale, px, sizeof px) < 0 ||
+        dec_format(l->qty, &v->qty_scale, qty, sizeof qty) < 0) {
+        fputs("-", stdout);
+        return;
+    }
+    printf("%s x %s", px, qty);
+}
+
+static void print_symbol_line(const view_symbol *v)
+{
+    printf("%-12s %-13s ", v->symbol, sync_state_name(v->state));
+    print_level(v, &v->bids[0], v->nbids);
+    fputs(" | ", stdout);
+    print_level(v, &v->asks[0], v->nasks);
+    const view_latency *l = &v->stages[STAGE_E_TO_RECV];
+    printf("  msgs %llu (%.1f/s) gaps %llu resyncs %llu  E->recv p50 %.1fms p99 %.1fms",
+           (unsigned long long)v->messages, v->msgs_per_s, (unsigned long long)v->gaps,
+           (unsigned long long)v->resyncs, (double)l->p50_ns / 1e6, (double)l->p99_ns / 1e6);
+    if (v->stream_stale)
+        fputs("  STALE", stdout);
+    if (v->reason[0])
+        printf("  (%s)", v->reason);
+    fputc('\n', stdout);
+}
+
+static void print_global_line(engine *e)
+{
+    view_global g;
+    engine_view_global(e, &g);
+    printf("ws public %s market %s  %.0f msg/s  weight %d/%d  clock offset %.1fms rtt %.1fms%s  "
+           "drops %llu\n",
+           g.ws[WS_ROUTE_PUBLIC].up ? "up" : "down", g.ws[WS_ROUTE_MARKET].up ? "up" : "down",
+           g.msgs_per_s, g.used_weight, g.weight_limit, (double)g.clock_offset_ns / 1e6,
+           (double)g.clock_rtt_ns / 1e6, g.clock_skewed ? " SKEWED" : "",
+           (unsigned long long)g.ring_drops);
+}
+
+static void print_status(engine *e, bool json)
+{
+    if (json) {
+        json_t *st = engine_status_json(e);
+        json_dumpf(st, stdout, JSON_COMPACT);
+        json_decref(st);
+        fputc('\n', stdout);
+    } else {
+        view_symbol *v = malloc(sizeof *v);
+        char name[SYM_NAME_MAX];
+        for (size_t i = 0; v && engine_symbol_at(e, i, name, sizeof name); i++)
+            if (engine_view_symbol(e, name, v) == 0)
+                print_symbol_line(v);
+        free(v);
+        print_global_line(e);
+    }
+    fflush(stdout);
+}
+
+/* ---- run ---------------------------------------------------------------------------------- */
+
+static engine *start_engine(const live_opts *o)
+{
+    engine_config cfg = { .rest_url = o->rest_url,
+                          .ws_url = o->ws_url,
+                          .ca_file = o->ca_file,
+                          .symbols = o->nsymbols ? o->symbols : NULL,
+                          .nsymbols = o->nsymbols,
+                          .depth_suffix = o->depth_suffix,
+                          .workers = o->workers };
+    engine *e = NULL;
+    char why[512] = "";
+    int rc = engine_create(&cfg, &e, why, sizeof why);
+    if (rc == 0)
+        rc = engine_start(e, clk_mono_ns() + START_TIMEOUT_NS, why, sizeof why);
+    if (rc < 0) {
+        fprintf(stderr, "bfmon: cannot start: %s\n", why[0] ? why : bf_strerror(rc));
+        engine_destroy(e);
+        return NULL;
+    }
+    if (why[0])
+        fprintf(stderr, "bfmon: %s\n", why);
+    return e;
+}
+
+/* Print a status every interval until the duration ends or a signal arrives. */
+static void status_loop(engine *e, const live_opts *o, const sigset_t *sigs)
+{
+    int64_t now = clk_mono_ns();
+    int64_t end = o->duration_ns ? now + o->duration_ns : INT64_MAX;
+    int64_t next = now + o->interval_ns;
+    for (;;) {
+        int64_t until = next < end ? next : end;
+        int64_t wait = until - now;
+        struct timespec ts = { .tv_sec = wait / CLK_NS_PER_S, .tv_nsec = wait % CLK_NS_PER_S };
+        if (wait > 0 && sigtimedwait(sigs, NULL, &ts) > 0)
+            return;
+        now = clk_mono_ns();
+        if (now >= next) {
+            print_status(e, o->json);
+            next = next + o->interval_ns > now ? next + o->interval_ns : now + o->interval_ns;
+        }
+        if (now >= end)
+            return;
+    }
+}
 
 int cmd_live(int argc, char **argv)
 {
-    (void)argv;
-    fputs("bfmon: the live monitor is not written yet\n", stderr);
-    return argc > 1 ? 2 : 1;
+    live_opts *o = calloc(1, sizeof *o);
+    if (!o)
+        return 1;
+    int rc = parse_opts(argc, argv, o);
+    if (rc) {
+        free(o);
+        return rc < 0 ? 0 : rc;
+    }
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* before any engine thread: they inherit it */
+    if (!o->headless)
+        fputs("bfmon: the terminal UI is not built yet; running headless\n", stderr);
+    engine *e = start_engine(o);
+    if (!e) {
+        free(o);
+        return 1;
+    }
+    status_loop(e, o, &sigs);
+    engine_stop(e);
+    engine_destroy(e);
+    free(o);
+    return 0;
 }

@@ -655,6 +655,16 @@ bool market_wants_snapshot(const market *m)
     return sync_wants_snapshot(m->sync);
 }
 
+void market_force_resync(market *m, const char *reason)
+{
+    sync_force_resync(m->sync, reason);
+}
+
+void market_mark_stale(market *m, const char *reason)
+{
+    sync_mark_stale(m->sync, reason);
+}
+
 void market_counters_get(const market *m, market_counters *out)
 {
     *out = m->c;

@@ -131,6 +131,10 @@ sync_state market_state(const market *m);
 const char *market_reason(const market *m);
 void market_sync_stats(const market *m, sync_stats *out);
 bool market_wants_snapshot(const market *m);
+/* The engine's hooks into the sync state machine (sync.h), for events the market cannot see:
+ * frames lost before decoding (ring full), a WebSocket reconnect, a silent stream. */
+void market_force_resync(market *m, const char *reason);
+void market_mark_stale(market *m, const char *reason);
 void market_counters_get(const market *m, market_counters *out);
 /* The first cross-check mismatch; false if there was none. */
 bool market_first_mismatch(const market *m, market_mismatch *out);
