@@ -26,7 +26,7 @@ static void expect_level(json_t *ours, json_t *snap, const char *side)
     cr_expect_eq(qty, sqty, "%s qty: ccxt %.10g, sim %.10g", side, qty, sqty);
 }
 
-Test(ccxt, watch_order_book_matches_the_sim, .timeout = 180)
+Test(ccxt, watch_order_book_matches_the_sim)
 {
     const char *dir = getenv("BF_INTEROP_DIR");
     cr_assert(dir, "BF_INTEROP_DIR is not set (run the tests through meson)");
