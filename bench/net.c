@@ -13,7 +13,12 @@
  * machine the exchange shares the CPUs with the client, so the pipeline's own CPU shows up as fewer
  * messages: that is the honest cost being measured. Prints a table and one JSON line.
  */
+#include <dirent.h>
 #include <getopt.h>
+#include <unistd.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -43,6 +48,29 @@ typedef struct opts {
     double rate;
     bool json_only;
 } opts;
+
+/* Threads inherit the affinity of the thread that creates them: the exchange gets CPU 0 and every
+ * client thread (ws service, shard workers, HTTP) CPU 1, so neither arm can speed up or slow down
+ * the exchange by what it leaves of a shared core. Returns false on a single-CPU machine. */
+static bool pin_to(int cpu)
+{
+    static cpu_set_t allowed;
+    static bool have_allowed;
+    if (!have_allowed && sched_getaffinity(0, sizeof allowed, &allowed) == 0)
+        have_allowed = true;
+    cpu_set_t set = allowed;
+    if (!have_allowed || CPU_COUNT(&set) < 2)
+        return false;
+    int seen = 0;
+    for (int i = 0; i < CPU_SETSIZE; i++) {
+        if (CPU_ISSET(i, &set) && seen++ == cpu) {
+            CPU_ZERO(&set);
+            CPU_SET(i, &set);
+            return pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0;
+        }
+    }
+    return false;
+}
 
 static void die(const char *what, const char *why)
 {
@@ -80,6 +108,11 @@ static void pause_for(double seconds)
 
 static _Atomic uint64_t bare_count;
 
+/* One arm's measurement: messages/s handled, offered by the exchange, and client CPU (cores). */
+typedef struct arm_result {
+    double rate, offered, cpu;
+} arm_result;
+
 static void count_msg(void *ctx, const ws_msg_info *info, const char *data, size_t len)
 {
     (void)ctx;
@@ -89,7 +122,51 @@ static void count_msg(void *ctx, const ws_msg_info *info, const char *data, size
     atomic_fetch_add_explicit(&bare_count, 1, memory_order_relaxed);
 }
 
-static double run_bare(const char *ws_url, double seconds)
+static sim_server *g_sim;
+
+/* CPU seconds used so far by this process's client threads: every thread named "bf-..." except the
+ * exchange ("bf-sim"), read from /proc/self/task/<tid>/stat (utime + stime). */
+static double client_cpu_s(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return 0;
+    long ticks = sysconf(_SC_CLK_TCK);
+    double total = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        char path[300], buf[1024];
+        snprintf(path, sizeof path, "/proc/self/task/%s/stat", de->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        char *open = strchr(buf, '('), *close = strrchr(buf, ')');
+        if (!open || !close || strncmp(open + 1, "bf-", 3) != 0 ||
+            strncmp(open + 1, "bf-sim", 6) == 0)
+            continue;
+        /* After "(comm) ": state is field 3; utime and stime are fields 14 and 15. */
+        unsigned long long ut = 0, st = 0;
+        if (sscanf(close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) ==
+            2)
+            total += (double)(ut + st) / (double)ticks;
+    }
+    closedir(d);
+    return total;
+}
+
+static uint64_t sim_sent(void)
+{
+    sim_server_stats st;
+    sim_server_get_stats(g_sim, &st);
+    return st.ws_messages_sent;
+}
+
+static arm_result run_bare(const char *ws_url, double seconds)
 {
     ws_config wc = { .base_url = ws_url, .on_msg = count_msg };
     ws_client *c;
@@ -112,13 +189,18 @@ static double run_bare(const char *ws_url, double seconds)
         }
     ws_subscribe(c, list, n);
     pause_for(1.0); /* connect, subscribe, let the flow settle */
-    uint64_t c0 = atomic_load(&bare_count);
+    uint64_t c0 = atomic_load(&bare_count), s0 = sim_sent();
+    double cpu0 = client_cpu_s();
     int64_t t0 = clk_mono_ns();
     pause_for(seconds);
-    uint64_t c1 = atomic_load(&bare_count);
+    uint64_t c1 = atomic_load(&bare_count), s1 = sim_sent();
+    double cpu1 = client_cpu_s();
     int64_t t1 = clk_mono_ns();
     ws_destroy(c);
-    return (double)(c1 - c0) * 1e9 / (double)(t1 - t0);
+    arm_result r = { .rate = (double)(c1 - c0) * 1e9 / (double)(t1 - t0),
+                     .offered = (double)(s1 - s0) * 1e9 / (double)(t1 - t0),
+                     .cpu = (cpu1 - cpu0) * 1e9 / (double)(t1 - t0) };
+    return r;
 }
 
 /* ---- pipeline: the whole engine ---- */
@@ -141,8 +223,8 @@ static void totals(engine *e, pipe_totals *t)
     free(v);
 }
 
-static double run_pipeline(const char *rest_url, const char *ws_url, double seconds,
-                           uint64_t *drops)
+static arm_result run_pipeline(const char *rest_url, const char *ws_url, double seconds,
+                               uint64_t *drops)
 {
     engine_config ec = {
         .rest_url = rest_url, .ws_url = ws_url, .symbols = bench_symbols, .nsymbols = NSYM
@@ -156,13 +238,20 @@ static double run_pipeline(const char *rest_url, const char *ws_url, double seco
     pause_for(1.0);
     pipe_totals a, b;
     totals(e, &a);
+    uint64_t s0 = sim_sent();
+    double cpu0 = client_cpu_s();
     int64_t t0 = clk_mono_ns();
     pause_for(seconds);
     totals(e, &b);
+    uint64_t s1 = sim_sent();
+    double cpu1 = client_cpu_s();
     int64_t t1 = clk_mono_ns();
     engine_destroy(e);
     *drops += b.drops - a.drops;
-    return (double)(b.processed - a.processed) * 1e9 / (double)(t1 - t0);
+    arm_result r = { .rate = (double)(b.processed - a.processed) * 1e9 / (double)(t1 - t0),
+                     .offered = (double)(s1 - s0) * 1e9 / (double)(t1 - t0),
+                     .cpu = (cpu1 - cpu0) * 1e9 / (double)(t1 - t0) };
+    return r;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -234,30 +323,45 @@ int main(int argc, char **argv)
 {
     opts o;
     parse(argc, argv, &o);
+    bool pinned = pin_to(0);
     sim_server *sim = start_sim(o.rate);
+    g_sim = sim;
+    pinned = pinned && pin_to(1);
     char rest[64], ws[64];
     snprintf(rest, sizeof rest, "http://127.0.0.1:%d", sim_server_port(sim, false));
     snprintf(ws, sizeof ws, "ws://127.0.0.1:%d", sim_server_port(sim, false));
-    double bare[MAX_ROUNDS], piped[MAX_ROUNDS], ratio[MAX_ROUNDS];
+    double bare[MAX_ROUNDS], piped[MAX_ROUNDS], kept[MAX_ROUNDS], ratio[MAX_ROUNDS];
+    double bare_cap[MAX_ROUNDS], pipe_cap[MAX_ROUNDS];
     uint64_t drops = 0;
     for (int r = 0; r < o.rounds; r++) {
-        bare[r] = run_bare(ws, o.seconds);
-        piped[r] = run_pipeline(rest, ws, o.seconds, &drops);
-        ratio[r] = bare[r] > 0 ? piped[r] / bare[r] : 0;
+        arm_result b = run_bare(ws, o.seconds);
+        arm_result p = run_pipeline(rest, ws, o.seconds, &drops);
+        bare[r] = b.rate;
+        piped[r] = p.rate;
+        kept[r] = p.offered > 0 ? p.rate / p.offered : 0;
+        bare_cap[r] = b.cpu > 0 ? b.rate / b.cpu : 0;
+        pipe_cap[r] = p.cpu > 0 ? p.rate / p.cpu : 0;
+        ratio[r] = bare_cap[r] > 0 ? pipe_cap[r] / bare_cap[r] : 0;
         if (!o.json_only)
-            printf("round %d: bare %.0f msg/s, pipeline %.0f msg/s, ratio %.3f\n", r + 1, bare[r],
-                   piped[r], ratio[r]);
+            printf("round %d: bare %.0f msg/s on %.2f cores (%.0f msg/s per core); pipeline %.0f "
+                   "msg/s of %.0f offered on %.2f cores (%.0f per core); ratio %.3f\n",
+                   r + 1, b.rate, b.cpu, bare_cap[r], p.rate, p.offered, p.cpu, pipe_cap[r],
+                   ratio[r]);
     }
     sim_server_destroy(sim);
     double m = median(ratio, o.rounds);
     if (!o.json_only)
-        printf("pipeline / bare ws client: %.1f%% (target >= 80%%), ring drops %" PRIu64 "\n",
-               m * 100, drops);
-    printf("{\"bench\":\"bfnet\",\"rounds\":%d,\"seconds\":%.1f,\"rate\":%.0f,\"bare_msgs_per_s\":%"
-           ".0f,"
-           "\"pipeline_msgs_per_s\":%.0f,\"ratio\":%.3f,\"target\":0.8,\"met\":%s,"
-           "\"ring_drops\":%" PRIu64 "}\n",
-           o.rounds, o.seconds, o.rate, median(bare, o.rounds), median(piped, o.rounds), m,
-           m >= 0.8 ? "true" : "false", drops);
+        printf(
+            "pipeline / bare ws client, messages per client CPU-second: %.1f%% (target >= 80%%); "
+            "pipeline kept up with %.1f%% of the offered stream; ring drops %" PRIu64 "%s\n",
+            m * 100, median(kept, o.rounds) * 100, drops,
+            pinned ? "" : " (not pinned: fewer than 2 CPUs)");
+    printf("{\"bench\":\"bfnet\",\"rounds\":%d,\"seconds\":%.1f,\"rate\":%.0f,"
+           "\"bare_msgs_per_s\":%.0f,\"pipeline_msgs_per_s\":%.0f,\"bare_msgs_per_cpu_s\":%.0f,"
+           "\"pipeline_msgs_per_cpu_s\":%.0f,\"pipeline_kept_up\":%.3f,\"ratio\":%.3f,"
+           "\"target\":0.8,\"met\":%s,\"ring_drops\":%" PRIu64 ",\"pinned\":%s}\n",
+           o.rounds, o.seconds, o.rate, median(bare, o.rounds), median(piped, o.rounds),
+           median(bare_cap, o.rounds), median(pipe_cap, o.rounds), median(kept, o.rounds), m,
+           m >= 0.8 ? "true" : "false", drops, pinned ? "true" : "false");
     return 0;
 }

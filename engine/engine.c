@@ -470,7 +470,7 @@ static bool put_locked(shard *sh, const rec_hdr *h, const void *payload)
     if (!p)
         return false;
     memcpy(p, h, sizeof *h);
-    if (h->len)
+    if (h->len && payload)
         memcpy((char *)p + sizeof *h, payload, h->len);
     frameq_commit(sh->q, sizeof *h + h->len);
     return true;
@@ -721,7 +721,9 @@ static int depth_weight(int limit)
 static void snapshot_failed(esym *s, const char *why)
 {
     pthread_mutex_lock(&s->snap_mu);
-    snprintf(s->snap_err, sizeof s->snap_err, "snapshot failed: %s", why);
+    /* The reason is cut to what the view can show. */
+    snprintf(s->snap_err, sizeof s->snap_err, "snapshot failed: %.*s",
+             (int)(sizeof s->snap_err - sizeof "snapshot failed: "), why);
     pthread_mutex_unlock(&s->snap_mu);
     unsigned f = atomic_fetch_add(&s->snap_failures, 1);
     int64_t backoff = SNAP_BACKOFF_MIN << (f < 5 ? f : 5);
@@ -1116,6 +1118,7 @@ static void final_drain(shard *sh)
 
 static void *worker_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "bf-worker"); /* for top -H, perf and the benchmarks */
     shard *sh = arg;
     sh->skew_t = clk_mono_ns();
     while (!atomic_load(&sh->stop)) {
@@ -1180,6 +1183,7 @@ static void on_time_done(void *ctx, const http_response *r)
 /* Housekeeping thread: refresh the clock offset every time_refresh_ms. */
 static void *housekeeping_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "bf-house"); /* for top -H, perf and the benchmarks */
     engine *e = arg;
     pthread_mutex_lock(&e->hk_lock);
     while (!e->hk_stop) {

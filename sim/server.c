@@ -888,17 +888,9 @@ static int write_fragment(conn *c, out_item *it)
     return it->off == it->p->len;
 }
 
-static int ws_writeable(sim_server *s, conn *c)
+/* Write the head of the queue (one frame; a fragmented message takes one frame per call). */
+static int write_head(sim_server *s, conn *c)
 {
-    if (c->ending == END_CLOSE) {
-        lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
-                         (unsigned char *)c->close_reason, strlen(c->close_reason));
-        return -1;
-    }
-    if (c->ending == END_DROP)
-        return -1;
-    if (c->q_n == 0)
-        return 0;
     out_item *it = &c->q[c->q_head];
     int done = 1;
     if (it->kind == OUT_PING) {
@@ -918,6 +910,31 @@ static int ws_writeable(sim_server *s, conn *c)
         s->route_msgs[c->route] += it->kind == OUT_TEXT;
         s->route_bytes[c->route] += it->p->len;
         conn_pop(c);
+    }
+    return 0;
+}
+
+/* Frames written per WRITEABLE callback at most, so that one busy connection cannot starve the
+ * others of the service thread. */
+#define WRITES_PER_CALLBACK 64
+
+static int ws_writeable(sim_server *s, conn *c)
+{
+    if (c->ending == END_CLOSE) {
+        lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
+                         (unsigned char *)c->close_reason, strlen(c->close_reason));
+        return -1;
+    }
+    if (c->ending == END_DROP)
+        return -1;
+    /* Several frames per callback while the socket takes them whole: lws_send_pipe_choked() turns
+     * true as soon as the kernel buffer is full or lws holds a partial write, and then we wait for
+     * the next WRITEABLE as lws requires. One frame per callback costs a poll round per message. */
+    for (int n = 0; c->q_n && n < WRITES_PER_CALLBACK; n++) {
+        if (n > 0 && lws_send_pipe_choked(c->wsi))
+            break;
+        if (write_head(s, c) < 0)
+            return -1;
     }
     if (c->q_n)
         lws_callback_on_writable(c->wsi);
@@ -1676,6 +1693,7 @@ static bool stopping(sim_server *s)
 
 static void *service_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "bf-sim"); /* for top -H, perf and the benchmarks */
     sim_server *s = arg;
     while (!stopping(s))
         if (lws_service(s->ctx, 0) < 0)

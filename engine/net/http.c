@@ -780,6 +780,7 @@ static void close_all(http_pool *p)
 
 static void *http_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "bf-http"); /* for top -H, perf and the benchmarks */
     http_pool *p = arg;
     xfer **starts = xcalloc(p->cfg.max_in_flight, sizeof *starts);
     xfer **aborts = xcalloc(p->cfg.max_in_flight, sizeof *aborts);

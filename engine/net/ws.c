@@ -1592,6 +1592,7 @@ static void client_free(ws_client *c)
 
 static void *service_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "bf-ws"); /* for top -H, perf and the benchmarks */
     ws_client *c = arg;
     while (!atomic_load(&c->stop))
         if (lws_service(c->ctx, 0) < 0)

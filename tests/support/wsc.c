@@ -369,7 +369,7 @@ int wsc_http_request(wsc *c, const char *method, const char *path, const char *b
     int rc = write_all(c, head, (size_t)n);
     if (rc == 0 && bl)
         rc = write_all(c, body, bl);
-    size_t hl;
+    size_t hl = 0;
     if (rc == 0)
         rc = read_head(c, deadline, &hl);
     if (rc < 0)
@@ -412,7 +412,7 @@ static int upgrade(wsc *c, int timeout_ms, char *why, size_t cap)
                      "Sec-WebSocket-Version: 13\r\n\r\n",
                      c->path, c->host, c->port, key);
     int64_t deadline = mono_ms() + timeout_ms;
-    size_t hl;
+    size_t hl = 0;
     int rc = write_all(c, req, (size_t)n);
     if (rc == 0)
         rc = read_head(c, deadline, &hl);
