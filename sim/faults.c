@@ -1,6 +1,8 @@
 /* faults: parsing fault specs and keeping the ones that are due later. */
 #include "sim/faults.h"
 
+#include "util/dur.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,24 +47,7 @@ static int parse_uint(const char *s, uint64_t max, uint64_t *out)
 
 int fault_parse_duration(const char *s, int64_t *ms)
 {
-    size_t digits = strspn(s, "0123456789");
-    if (digits == 0 || digits > 15)
-        return BF_EINVAL;
-    const char *suffix = s + digits;
-    int64_t scale;
-    if (!*suffix || strcmp(suffix, "ms") == 0)
-        scale = 1;
-    else if (strcmp(suffix, "s") == 0)
-        scale = 1000;
-    else if (strcmp(suffix, "m") == 0)
-        scale = 60000;
-    else
-        return BF_EINVAL;
-    int64_t v = 0;
-    for (size_t i = 0; i < digits; i++)
-        v = v * 10 + (s[i] - '0');
-    *ms = v * scale;
-    return 0;
+    return dur_parse_ms(s, ms);
 }
 
 static void set_defaults(fault_spec *f)

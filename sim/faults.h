@@ -7,7 +7,7 @@
  *
  * Keys: stream=<name>, at=<dur>, every=<dur>, count=<n>, for=<dur>, delay=<dur>, size=<bytes>,
  * retry_after=<s>, and times=<n> (how many times an every= fault fires; default: until the server
- * stops). Durations are an integer with an optional ms, s or m suffix (none = ms).
+ * stops). Durations as util/dur.h (250ms, 1.5s, 2m, 1h; none = seconds).
  *
  * Pure data: a fault_sched belongs to one thread (the server's service thread). fault_parse and
  * fault_parse_duration may be called from any thread.

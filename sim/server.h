@@ -29,7 +29,7 @@
  * Faults: a spec "kind[,key=value...]", applied now (sim_server_inject, or POST /sim/fault with the
  * spec as body) or on a schedule (config.faults, `at=` relative to start). Keys: stream=<name>
  * (default: every stream the kind applies to), at=<dur>, every=<dur>, count=<n> (default 1),
- * for=<dur>, delay=<dur>, size=<bytes>, retry_after=<s>. Durations take ms/s/m suffixes.
+ * for=<dur>, delay=<dur>, size=<bytes>, retry_after=<s>. Durations as util/dur.h: 250ms, 1.5s, 2m, 1h; a bare number is seconds.
  *   gap          drop the next depth diff event of the stream (the chain breaks at the client)
  *   dup          send the next message of the stream twice
  *   reorder      swap the next two messages of the stream

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "engine.h"
+#include "util/dur.h"
 #include "tui/cmd_replay.h"
 #include "util/clk.h"
 #include "util/err.h"
@@ -74,29 +75,9 @@ static int usage_error(const char *fmt, ...)
     return EXIT_USAGE;
 }
 
-/* "1.5s", "250ms", "2m", "1h", "10" (seconds). */
 static bool parse_duration(const char *s, int64_t *out)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || errno || !isfinite(v) || v < 0 || !isdigit((unsigned char)s[0]))
-        return false;
-    double unit;
-    if (!*end || !strcmp(end, "s"))
-        unit = 1e9;
-    else if (!strcmp(end, "ms"))
-        unit = 1e6;
-    else if (!strcmp(end, "m"))
-        unit = 60e9;
-    else if (!strcmp(end, "h"))
-        unit = 3600e9;
-    else
-        return false;
-    if (v * unit > 9e18)
-        return false;
-    *out = (int64_t)llround(v * unit);
-    return true;
+    return dur_parse_ns(s, out) == 0;
 }
 
 static bool parse_symbols(const char *list, live_opts *o)

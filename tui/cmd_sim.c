@@ -70,7 +70,7 @@ static void usage(FILE *to)
         "  --speed X              replay pace (1 = as recorded, 0 = as fast as possible)\n"
         "  -h, --help             this help\n"
         "\n"
-        "Durations take ms, s or m suffixes (a bare number is milliseconds).\n"
+        "Durations take ms, s, m or h units; a bare number is seconds (1.5s, 250ms, 2m).\n"
         "Control plane: POST /sim/fault (body: SPEC), POST /sim/quiet, POST /sim/resume,\n"
         "GET /sim/stats.\n"
         "\n"
