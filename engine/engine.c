@@ -890,7 +890,8 @@ static void apply_event(shard *sh, esym *s, const ev *evt, const ev_level *level
         stage_record(s, STAGE_T_TO_E, now, (E - T) * CLK_NS_PER_MS, window_ns);
     if (E && h->kind == REC_MSG) {
         int64_t off = atomic_load_explicit(&e->offset_ns, memory_order_relaxed);
-        int64_t v = h->real_ns - off - E * CLK_NS_PER_MS;
+        /* E, like serverTime, is cut to whole ms: its instant is on average 0.5 ms later. */
+        int64_t v = h->real_ns - off - (E * CLK_NS_PER_MS + CLK_NS_PER_MS / 2);
         stage_record(s, STAGE_E_TO_RECV, now, v, window_ns);
         skew_sample(sh, v, now);
     }
@@ -1159,7 +1160,11 @@ static void clock_add_sample(engine *e, const http_response *r)
         return;
     int64_t rtt = r->done_mono_ns - r->sent_mono_ns;
     int64_t sent_real = r->done_real_ns - rtt;
-    clock_sample cs = { .offset_ns = server_ms * CLK_NS_PER_MS - (sent_real + r->done_real_ns) / 2,
+    /* serverTime is the exchange clock cut down to whole milliseconds: the instant it stands for
+     * is on average half a millisecond later, so without the correction every offset (and every
+     * E -> receive figure) is biased by -0.5 ms. */
+    int64_t server_ns = server_ms * CLK_NS_PER_MS + CLK_NS_PER_MS / 2;
+    clock_sample cs = { .offset_ns = server_ns - (sent_real + r->done_real_ns) / 2,
                         .rtt_ns = rtt > 0 ? rtt : 1 };
     pthread_mutex_lock(&e->clock_lock);
     e->samples[e->next_sample] = cs;
