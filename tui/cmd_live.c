@@ -21,6 +21,8 @@
 #include <time.h>
 
 #include "engine.h"
+#include "sim/model.h"
+#include "sim/server.h"
 #include "util/dur.h"
 #include "tui/cmd_replay.h"
 #include "util/clk.h"
@@ -34,8 +36,9 @@ typedef struct live_opts {
     const char *symbols[ENGINE_MAX_SYMBOLS];
     size_t nsymbols;
     unsigned workers;
-    bool headless, json;
+    bool headless, json, demo;
     int64_t interval_ns, duration_ns;
+    char demo_rest[64], demo_ws[64];
 } live_opts;
 
 static void live_usage(FILE *to)
@@ -48,6 +51,7 @@ static void live_usage(FILE *to)
             "  --rest-url URL          REST base (env BFMON_REST_URL; default %s)\n"
             "  --ws-url URL            WebSocket base (env BFMON_WS_URL; default %s)\n"
             "  --ca-file FILE          extra PEM trust anchor for both\n"
+            "  --demo                  watch the built-in loopback exchange (bfmon sim) instead\n"
             "  --symbols A,B,...       symbols to watch (default %s)\n"
             "  --depth-speed SPEED     diff depth stream: 0ms, 100ms (default), 250ms, 500ms\n"
             "  --workers N             shard worker threads (default: CPUs - 1)\n"
@@ -144,6 +148,7 @@ enum {
     OPT_DURATION,
     OPT_JSON,
     OPT_HELP,
+    OPT_DEMO,
 };
 
 /* One option; 0, or the exit status to return at once. */
@@ -169,6 +174,9 @@ static int take_option(int c, const char *arg, live_opts *o)
     case OPT_WORKERS:
         return parse_workers(arg, &o->workers) ? 0
                                                : usage_error("--workers '%s': use 1 to 64", arg);
+    case OPT_DEMO:
+        o->demo = true;
+        return 0;
     case OPT_HEADLESS:
         o->headless = true;
         return 0;
@@ -202,6 +210,7 @@ static int parse_opts(int argc, char **argv, live_opts *o)
         { "status-interval", required_argument, NULL, OPT_INTERVAL },
         { "duration", required_argument, NULL, OPT_DURATION },
         { "json", no_argument, NULL, OPT_JSON },
+        { "demo", no_argument, NULL, OPT_DEMO },
         { "help-live", no_argument, NULL, OPT_HELP },
         { "help", no_argument, NULL, OPT_HELP },
         { NULL, 0, NULL, 0 },
@@ -264,10 +273,13 @@ static void print_global_line(engine *e)
 {
     view_global g;
     engine_view_global(e, &g);
-    printf("ws public %s market %s  %.0f msg/s  weight %d/%d  clock offset %.1fms rtt %.1fms%s  "
+    char used[16] = "?"; /* unknown until a response of this window carried the header */
+    if (g.used_weight >= 0)
+        snprintf(used, sizeof used, "%d", g.used_weight);
+    printf("ws public %s market %s  %.0f msg/s  weight %s/%d  clock offset %.1fms rtt %.1fms%s  "
            "drops %llu\n",
            g.ws[WS_ROUTE_PUBLIC].up ? "up" : "down", g.ws[WS_ROUTE_MARKET].up ? "up" : "down",
-           g.msgs_per_s, g.used_weight, g.weight_limit, (double)g.clock_offset_ns / 1e6,
+           g.msgs_per_s, used, g.weight_limit, (double)g.clock_offset_ns / 1e6,
            (double)g.clock_rtt_ns / 1e6, g.clock_skewed ? " SKEWED" : "",
            (unsigned long long)g.ring_drops);
 }
@@ -292,6 +304,37 @@ static void print_status(engine *e, bool json)
 }
 
 /* ---- run ---------------------------------------------------------------------------------- */
+
+/* --demo: the synthetic exchange of `bfmon sim`, in this process on an ephemeral loopback port,
+ * serving the symbols being watched. */
+static sim_server *start_demo(live_opts *o)
+{
+    model_symbol syms[ENGINE_MAX_SYMBOLS];
+    for (size_t i = 0; i < o->nsymbols; i++)
+        syms[i] = (model_symbol){ .name = o->symbols[i] };
+    model_config mc = { .symbols = o->nsymbols ? syms : NULL, .nsymbols = o->nsymbols };
+    source *src = NULL;
+    sim_server *s = NULL;
+    char why[256] = "";
+    int rc = model_create(&mc, &src, why, sizeof why);
+    if (rc == 0) {
+        sim_server_config sc = { .src = src, .port = 0, .tls_port = -1 };
+        rc = sim_server_create(&sc, &s, why, sizeof why);
+    }
+    if (rc == 0)
+        rc = sim_server_start(s);
+    if (rc < 0) {
+        fprintf(stderr, "bfmon: cannot start the demo exchange: %s\n", why);
+        sim_server_destroy(s);
+        return NULL;
+    }
+    int port = sim_server_port(s, false);
+    snprintf(o->demo_rest, sizeof o->demo_rest, "http://127.0.0.1:%d", port);
+    snprintf(o->demo_ws, sizeof o->demo_ws, "ws://127.0.0.1:%d", port);
+    o->rest_url = o->demo_rest;
+    o->ws_url = o->demo_ws;
+    return s;
+}
 
 static engine *start_engine(const live_opts *o)
 {
@@ -356,14 +399,21 @@ int cmd_live(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* before any engine thread: they inherit it */
     if (!o->headless)
         fputs("bfmon: the terminal UI is not built yet; running headless\n", stderr);
+    sim_server *demo = NULL;
+    if (o->demo && !(demo = start_demo(o))) {
+        free(o);
+        return 1;
+    }
     engine *e = start_engine(o);
     if (!e) {
+        sim_server_destroy(demo);
         free(o);
         return 1;
     }
     status_loop(e, o, &sigs);
     engine_stop(e);
     engine_destroy(e);
+    sim_server_destroy(demo);
     free(o);
     return 0;
 }

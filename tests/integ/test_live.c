@@ -143,8 +143,11 @@ static void wait_view(live *l, const char *sym, view_pred pred, void *ctx, const
         cr_assert_eq(engine_view_symbol(l->e, sym, v), 0, "no view for %s", sym);
         if (pred(v, ctx))
             break;
-        cr_assert(clk_mono_ns() < deadline, "%s: timed out waiting for %s (state %s: %s)", sym,
-                  what, sync_state_name(v->state), v->reason);
+        cr_assert(clk_mono_ns() < deadline,
+                  "%s: timed out waiting for %s (state %s: %s; last u %" PRId64 ", msgs %" PRIu64
+                  ", gaps %" PRIu64 ", resyncs %" PRIu64 ", snapshots %" PRIu64 ", stale %d)",
+                  sym, what, sync_state_name(v->state), v->reason, v->last_update_id, v->messages,
+                  v->gaps, v->resyncs, v->snapshots, v->stream_stale);
         seen = engine_wait(l->e, seen,
                            clk_mono_ns() + SEC / 2 < deadline ? clk_mono_ns() + SEC / 2 : deadline);
     }
