@@ -1002,8 +1002,11 @@ static void handle_record(shard *sh, const rec_hdr *h, const char *payload, int6
         break;
     }
     case REC_STALE:
-        if (h->aux)
-            market_mark_stale(sym_market(s), "stream silent");
+        if (h->aux) {
+            char why[VIEW_REASON_MAX];
+            snprintf(why, sizeof why, "%.*s", (int)h->len, h->len ? payload : "stream silent");
+            market_mark_stale(sym_market(s), why);
+        }
         touch(sh, s, 0);
         break;
     case REC_COPY:
@@ -1231,6 +1234,24 @@ static void resync_route(engine *e, ws_route route)
     }
 }
 
+/* Every symbol whose diff stream rode this route is STALE from now on: its book stops being
+ * updated, and a screen must not show it as live. The reconnect resyncs it (resync_route). */
+static void stale_route(engine *e, ws_route route, const char *detail)
+{
+    char why[VIEW_REASON_MAX];
+    snprintf(why, sizeof why, "connection lost: %s", detail ? detail : "disconnected");
+    unsigned n = atomic_load_explicit(&e->nsym, memory_order_acquire);
+    char stream[WS_STREAM_MAX];
+    for (unsigned i = 0; i < n; i++) {
+        esym *s = e->sym[i];
+        snprintf(stream, sizeof stream, "%s@depth%s", s->lower, e->depth_suffix);
+        if (!atomic_load(&s->active) || ws_route_of(stream) != route)
+            continue;
+        rec_hdr h = { .kind = REC_STALE, .aux = 1, .len = (uint32_t)strlen(why) };
+        push(e, s, &h, why);
+    }
+}
+
 static void on_stream_flag(engine *e, const char *stream, bool stale)
 {
     esym *s = stream ? symbol_of_stream(e, stream) : NULL;
@@ -1275,6 +1296,8 @@ static void on_ws_event(void *ctx, const ws_event *we)
     conn_event(e, we);
     if (we->kind == WS_EV_CONNECTED && we->resumed)
         resync_route(e, we->route);
+    else if (we->kind == WS_EV_DISCONNECTED)
+        stale_route(e, we->route, we->detail);
     else if (we->kind == WS_EV_STREAM_STALE || we->kind == WS_EV_STREAM_LIVE)
         on_stream_flag(e, we->stream, we->kind == WS_EV_STREAM_STALE);
 }

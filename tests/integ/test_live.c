@@ -482,3 +482,31 @@ Test(live, real_capture_travels_over_sockets)
     free(v);
     live_stop(&l);
 }
+
+static bool is_stale(const view_symbol *v, void *ctx)
+{
+    (void)ctx;
+    return v->state == SYNC_STALE;
+}
+
+/* When the exchange goes away, no book may keep looking live. */
+Test(live, lost_exchange_marks_books_stale)
+{
+    /* Stream silence alone would take 10 minutes here: only the lost connection can do it. */
+    ws_config ws = { .stale_after_ms = 600000 };
+    live l;
+    live_start(&l, base_args, &ws, NULL);
+    wait_all_live(&l);
+    tu_sim_stop(&l.sim);
+    for (size_t i = 0; i < 2; i++)
+        wait_view(&l, two_symbols[i], is_stale, NULL, "STALE after the exchange went away");
+    view_symbol *v = malloc(sizeof *v);
+    view_of(&l, "BTCUSDT", v);
+    cr_expect(strstr(v->reason, "connection lost"), "reason: %s", v->reason);
+    free(v);
+    view_global g;
+    engine_view_global(l.e, &g);
+    cr_expect(!g.ws[WS_ROUTE_PUBLIC].up);
+    engine_destroy(l.e);
+    free(l.ca);
+}
