@@ -296,18 +296,6 @@ static struct timespec mono_ts(int64_t ns)
     return (struct timespec){ .tv_sec = ns / CLK_NS_PER_S, .tv_nsec = ns % CLK_NS_PER_S };
 }
 
-static void say(char *why, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void say(char *why, size_t cap, const char *fmt, ...)
-{
-    if (!why || !cap)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, cap, fmt, ap);
-    va_end(ap);
-}
-
 /* ---- names ---------------------------------------------------------------------------------- */
 
 /* Uppercase copy of a symbol name; false unless 1..SYM_NAME_MAX-1 of [A-Z0-9_]. */
@@ -781,28 +769,6 @@ static void maybe_request_snapshot(engine *e, esym *s, int64_t now)
 
 /* ---- applying records (worker) -------------------------------------------------------------- */
 
-static bf_str event_symbol(const ev *e)
-{
-    switch (e->kind) {
-    case EV_DEPTH:
-        return e->u.depth.symbol;
-    case EV_BOOK_TICKER:
-        return e->u.bt.symbol;
-    case EV_AGG_TRADE:
-        return e->u.agg.symbol;
-    case EV_TRADE:
-        return e->u.trade.symbol;
-    case EV_MARK_PRICE:
-        return e->u.mark.symbol;
-    case EV_KLINE:
-        return e->u.kline.symbol;
-    case EV_FORCE_ORDER:
-        return e->u.force.symbol;
-    default:
-        return (bf_str){ NULL, 0 };
-    }
-}
-
 /* Exchange event time E and transaction time T (ms) of an event; 0 when absent. */
 static void event_times(const ev *e, int64_t *E, int64_t *T)
 {
@@ -841,7 +807,7 @@ static void event_times(const ev *e, int64_t *E, int64_t *T)
 /* The market an event of a message for record symbol s belongs to (usually s itself). */
 static esym *event_target(shard *sh, esym *s, const ev *evt)
 {
-    bf_str name = event_symbol(evt);
+    bf_str name = ev_symbol(evt);
     if (!name.p || (strncmp(s->name, name.p, name.n) == 0 && s->name[name.n] == '\0'))
         return s;
     char up[SYM_NAME_MAX];
@@ -1356,26 +1322,27 @@ static int check_config(const engine_config *cfg, char *why, size_t cap)
     const char *rest = cfg->rest_url ? cfg->rest_url : ENGINE_DEFAULT_REST_URL;
     const char *ws = cfg->ws_url ? cfg->ws_url : ENGINE_DEFAULT_WS_URL;
     if (!url_has_scheme(rest, "http://", "https://")) {
-        say(why, cap, "REST URL '%s' must start with http:// or https://", rest);
+        bf_why(why, cap, 0, "REST URL '%s' must start with http:// or https://", rest);
         return BF_EINVAL;
     }
     if (!url_has_scheme(ws, "ws://", "wss://")) {
-        say(why, cap, "WebSocket URL '%s' must start with ws:// or wss://", ws);
+        bf_why(why, cap, 0, "WebSocket URL '%s' must start with ws:// or wss://", ws);
         return BF_EINVAL;
     }
     if (cfg->depth_suffix && !valid_suffix(cfg->depth_suffix)) {
-        say(why, cap, "depth speed '%s' is not one of \"\", @0ms, @100ms, @500ms",
-            cfg->depth_suffix);
+        bf_why(why, cap, 0, "depth speed '%s' is not one of \"\", @0ms, @100ms, @500ms",
+               cfg->depth_suffix);
         return BF_EINVAL;
     }
     if (cfg->nsymbols > ENGINE_MAX_SYMBOLS) {
-        say(why, cap, "%zu symbols: at most %d can be watched", cfg->nsymbols, ENGINE_MAX_SYMBOLS);
+        bf_why(why, cap, 0, "%zu symbols: at most %d can be watched", cfg->nsymbols,
+               ENGINE_MAX_SYMBOLS);
         return BF_EINVAL;
     }
     int lim = cfg->snapshot_limit;
     if (lim && lim != 5 && lim != 10 && lim != 20 && lim != 50 && lim != 100 && lim != 500 &&
         lim != 1000) {
-        say(why, cap, "snapshot limit %d is not one of 5, 10, 20, 50, 100, 500, 1000", lim);
+        bf_why(why, cap, 0, "snapshot limit %d is not one of 5, 10, 20, 50, 100, 500, 1000", lim);
         return BF_EINVAL;
     }
     return 0;
@@ -1431,14 +1398,14 @@ static int add_slot(engine *e, const char *symbol, char *why, size_t cap)
 {
     char name[SYM_NAME_MAX];
     if (!symbol || !normalize_symbol(symbol, strlen(symbol), name)) {
-        say(why, cap, "'%s' is not a symbol name", symbol ? symbol : "(null)");
+        bf_why(why, cap, 0, "'%s' is not a symbol name", symbol ? symbol : "(null)");
         return BF_EINVAL;
     }
     if (hash_find(e, name, strlen(name)) >= 0)
         return 0;
     unsigned idx = atomic_load(&e->nsym);
     if (idx == ENGINE_MAX_SYMBOLS) {
-        say(why, cap, "at most %d symbols can be watched", ENGINE_MAX_SYMBOLS);
+        bf_why(why, cap, 0, "at most %d symbols can be watched", ENGINE_MAX_SYMBOLS);
         return BF_ETOOBIG;
     }
     e->sym[idx] = sym_create(e, name, idx);
@@ -1463,7 +1430,7 @@ static int add_config_symbols(engine *e, const engine_config *cfg, char *why, si
             add_slot(e, t, why, cap);
     }
     if (e->norder == 0) {
-        say(why, cap, "no symbol to watch");
+        bf_why(why, cap, 0, "no symbol to watch");
         return BF_EINVAL;
     }
     return 0;
@@ -1499,7 +1466,7 @@ int engine_create(const engine_config *cfg, engine **out, char *why, size_t why_
         engine_destroy(e);
         return rc;
     }
-    say(why, why_cap, "%s", "");
+    bf_why(why, why_cap, 0, "%s", "");
     *out = e;
     return 0;
 }
@@ -1546,7 +1513,7 @@ static int load_info(engine *e, const char *body, size_t len, char *why, size_t 
     int rc = rest_parse_exchange_info(body, len, t, &lim, &skipped, reason, sizeof reason);
     if (rc < 0) {
         symtab_destroy(t);
-        say(why, cap, "not a usable exchangeInfo body: %s", reason);
+        bf_why(why, cap, 0, "not a usable exchangeInfo body: %s", reason);
         return rc;
     }
     if (e->syms)
@@ -1561,7 +1528,7 @@ int engine_load_exchange_info(engine *e, const char *body, size_t len, char *why
     pthread_mutex_lock(&e->lock);
     int rc = BF_ESTATE;
     if (e->started)
-        say(why, why_cap, "exchangeInfo can only be loaded before the engine starts");
+        bf_why(why, why_cap, 0, "exchangeInfo can only be loaded before the engine starts");
     else
         rc = load_info(e, body, len, why, why_cap);
     pthread_mutex_unlock(&e->lock);
@@ -1596,7 +1563,7 @@ static int fetch_start_info(engine *e, int64_t deadline_ns, char *why, size_t ca
     if (!e->syms) {
         rc = http_fetch(e->http, "/fapi/v1/exchangeInfo", 1, deadline_ns, &res);
         if (rc < 0) {
-            say(why, cap, "cannot fetch exchangeInfo from %s: %s", e->rest_url, res.r.why);
+            bf_why(why, cap, 0, "cannot fetch exchangeInfo from %s: %s", e->rest_url, res.r.why);
             http_result_free(&res);
             return rc;
         }
@@ -1609,7 +1576,7 @@ static int fetch_start_info(engine *e, int64_t deadline_ns, char *why, size_t ca
         http_set_limit(e->http, e->weight_limit);
     rc = http_fetch(e->http, "/fapi/v1/time", 1, deadline_ns, &res);
     if (rc < 0) {
-        say(why, cap, "cannot fetch the server time from %s: %s", e->rest_url, res.r.why);
+        bf_why(why, cap, 0, "cannot fetch the server time from %s: %s", e->rest_url, res.r.why);
         http_result_free(&res);
         return rc;
     }
@@ -1627,7 +1594,7 @@ static int start_http(engine *e, char *why, size_t cap)
     char reason[256] = "";
     int rc = http_create(&hc, &p, reason, sizeof reason);
     if (rc < 0) {
-        say(why, cap, "cannot create the HTTP pool: %s", reason);
+        bf_why(why, cap, 0, "cannot create the HTTP pool: %s", reason);
         return rc;
     }
     pthread_mutex_lock(&e->net_lock);
@@ -1648,7 +1615,7 @@ static int start_ws(engine *e, char *why, size_t cap)
     char reason[256] = "";
     int rc = ws_create(&wc, &c, reason, sizeof reason);
     if (rc < 0) {
-        say(why, cap, "cannot create the WebSocket client: %s", reason);
+        bf_why(why, cap, 0, "cannot create the WebSocket client: %s", reason);
         return rc;
     }
     pthread_mutex_lock(&e->lock);
@@ -1702,13 +1669,13 @@ int engine_start(engine *e, int64_t deadline_ns, char *why, size_t why_cap)
     pthread_mutex_lock(&e->lock);
     int rc = e->started ? BF_ESTATE : 0;
     if (rc < 0)
-        say(why, why_cap, "the engine was already started");
+        bf_why(why, why_cap, 0, "the engine was already started");
     if (rc == 0 && !e->offline)
         rc = start_online(e, deadline_ns, why, why_cap);
     if (rc == 0 && e->syms)
         skip_unlisted(e, note, sizeof note);
     if (rc == 0 && e->norder == 0) {
-        say(why, why_cap, "no watched symbol is listed in exchangeInfo (%s)", note);
+        bf_why(why, why_cap, 0, "no watched symbol is listed in exchangeInfo (%s)", note);
         stop_http(e);
         rc = BF_ENOENT;
     }
@@ -1726,9 +1693,9 @@ int engine_start(engine *e, int64_t deadline_ns, char *why, size_t why_cap)
     if (!e->offline)
         e->hk_started = pthread_create(&e->hk, NULL, housekeeping_main, e) == 0;
     if (*note)
-        say(why, why_cap, "not listed in exchangeInfo, skipped: %s", note);
+        bf_why(why, why_cap, 0, "not listed in exchangeInfo, skipped: %s", note);
     else
-        say(why, why_cap, "%s", "");
+        bf_why(why, why_cap, 0, "%s", "");
     return 0;
 }
 
@@ -1830,13 +1797,13 @@ int engine_add_symbol(engine *e, const char *symbol, char *why, size_t why_cap)
 {
     char name[SYM_NAME_MAX];
     if (!symbol || !normalize_symbol(symbol, strlen(symbol), name)) {
-        say(why, why_cap, "'%s' is not a symbol name", symbol ? symbol : "(null)");
+        bf_why(why, why_cap, 0, "'%s' is not a symbol name", symbol ? symbol : "(null)");
         return BF_EINVAL;
     }
     pthread_mutex_lock(&e->lock);
     int rc = 0;
     if (e->syms && !symtab_find(e->syms, name, strlen(name))) {
-        say(why, why_cap, "%s is not listed in exchangeInfo", name);
+        bf_why(why, why_cap, 0, "%s is not listed in exchangeInfo", name);
         rc = BF_ENOENT;
     }
     int i = rc == 0 ? hash_find(e, name, strlen(name)) : -1;

@@ -338,20 +338,6 @@ static const source_ops model_ops;
 
 /* ---- symbols and stream names --------------------------------------------------------------- */
 
-static int set_why(char *why, size_t cap, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int set_why(char *why, size_t cap, int rc, const char *fmt, ...)
-{
-    if (why && cap) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, cap, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
 static bool valid_name(const char *s)
 {
     size_t n = strlen(s);
@@ -367,8 +353,8 @@ static bool valid_name(const char *s)
 static int symbol_setup(msym *s, const model_symbol *ms, int64_t *mid_ticks, char *why, size_t cap)
 {
     if (!ms->name || !valid_name(ms->name))
-        return set_why(why, cap, BF_EINVAL, "bad symbol name \"%s\" (A-Z, 0-9, _)",
-                       ms->name ? ms->name : "");
+        return bf_why(why, cap, BF_EINVAL, "bad symbol name \"%s\" (A-Z, 0-9, _)",
+                      ms->name ? ms->name : "");
     const char *tick = generic_tick, *step = generic_step, *mid = generic_mid;
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         if (strcmp(known[i].name, ms->name) == 0) {
@@ -385,18 +371,18 @@ static int symbol_setup(msym *s, const model_symbol *ms, int64_t *mid_ticks, cha
         s->lower[i] = (char)(s->name[i] >= 'A' && s->name[i] <= 'Z' ? s->name[i] + 32 : s->name[i]);
     if (strlen(tick) > DEC_MAX_CHARS || dec_scale_from_tick(tick, strlen(tick), &s->px) < 0 ||
         s->px.decimals > MAX_PX_DEC)
-        return set_why(why, cap, BF_EINVAL, "bad tick size \"%s\" (positive, at most 8 decimals)",
-                       tick);
+        return bf_why(why, cap, BF_EINVAL, "bad tick size \"%s\" (positive, at most 8 decimals)",
+                      tick);
     if (strlen(step) > DEC_MAX_CHARS || dec_scale_from_tick(step, strlen(step), &s->qty) < 0 ||
         s->qty.decimals > MAX_PX_DEC)
-        return set_why(why, cap, BF_EINVAL, "bad step size \"%s\" (positive, at most 8 decimals)",
-                       step);
+        return bf_why(why, cap, BF_EINVAL, "bad step size \"%s\" (positive, at most 8 decimals)",
+                      step);
     snprintf(s->tick, sizeof s->tick, "%s", tick);
     snprintf(s->step, sizeof s->step, "%s", step);
     int64_t ticks;
     if (dec_parse(mid, strlen(mid), &s->px, &ticks) < 0 || ticks < 2)
-        return set_why(why, cap, BF_EINVAL, "bad mid \"%s\" (a positive multiple of the tick %s)",
-                       mid, tick);
+        return bf_why(why, cap, BF_EINVAL, "bad mid \"%s\" (a positive multiple of the tick %s)",
+                      mid, tick);
     *mid_ticks = ticks;
     return 0;
 }
@@ -1610,11 +1596,11 @@ static void seed_symbol(model *m, msym *s, int64_t mid_ticks)
 static int check_config(const model_config *cfg, char *why, size_t cap)
 {
     if (cfg->levels && (cfg->levels < 20 || cfg->levels > 1000))
-        return set_why(why, cap, BF_EINVAL, "%s", "levels must be 20..1000 per side");
+        return bf_why(why, cap, BF_EINVAL, "%s", "levels must be 20..1000 per side");
     if (cfg->rate < 0 || cfg->rate > 1e6 || cfg->rate != cfg->rate)
-        return set_why(why, cap, BF_EINVAL, "%s", "rate must be in (0, 1000000] updates/s");
+        return bf_why(why, cap, BF_EINVAL, "%s", "rate must be in (0, 1000000] updates/s");
     if (cfg->nsymbols > MAX_SYMBOLS)
-        return set_why(why, cap, BF_EINVAL, "%s", "too many symbols (at most 512)");
+        return bf_why(why, cap, BF_EINVAL, "%s", "too many symbols (at most 512)");
     return 0;
 }
 
@@ -1639,7 +1625,7 @@ static int build_symbols(model *m, const model_symbol *list, size_t n, char *why
             return rc;
         for (size_t j = 0; j < i; j++)
             if (strcmp(m->syms[j].name, m->syms[i].name) == 0)
-                return set_why(why, cap, BF_EINVAL, "symbol %s listed twice", m->syms[i].name);
+                return bf_why(why, cap, BF_EINVAL, "symbol %s listed twice", m->syms[i].name);
         m->nsym = i + 1;
         seed_symbol(m, &m->syms[i], mid);
     }

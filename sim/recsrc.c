@@ -95,20 +95,6 @@ typedef struct recsrc {
 
 static const source_ops recsrc_ops;
 
-static int set_why(char *why, size_t cap, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int set_why(char *why, size_t cap, int rc, const char *fmt, ...)
-{
-    if (why && cap) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, cap, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
 /* ---- wrapper scan --------------------------------------------------------------------------- */
 
 static size_t skip_ws(const char *s, size_t n, size_t i)
@@ -260,28 +246,6 @@ static void add_line(recsrc *r, const rline *l)
     r->lines[r->nlines++] = *l;
 }
 
-static bf_str event_symbol(const ev *e)
-{
-    switch (e->kind) {
-    case EV_DEPTH:
-        return e->u.depth.symbol;
-    case EV_BOOK_TICKER:
-        return e->u.bt.symbol;
-    case EV_AGG_TRADE:
-        return e->u.agg.symbol;
-    case EV_TRADE:
-        return e->u.trade.symbol;
-    case EV_MARK_PRICE:
-        return e->u.mark.symbol;
-    case EV_KLINE:
-        return e->u.kline.symbol;
-    case EV_FORCE_ORDER:
-        return e->u.force.symbol;
-    default:
-        return (bf_str){ NULL, 0 };
-    }
-}
-
 /* The stream a raw payload belongs to, as Binance names it. */
 static void derive_stream(const rsym *s, const stream_msg *m, char *out, size_t cap)
 {
@@ -379,7 +343,7 @@ static void stream_line(recsrc *r, const recfmt_line *ln, const stream_msg *m, i
     rline l = { .recv_ns = ln->recv_ns, .kind = L_EMIT, .sym = -1, .ev = EV_NONE };
     if (rc == 0) {
         l.ev = (uint8_t)m->events[0].kind;
-        l.sym = m->nevents == 1 ? intern_symbol(r, event_symbol(&m->events[0])) : -1;
+        l.sym = m->nevents == 1 ? intern_symbol(r, ev_symbol(&m->events[0])) : -1;
         l.diff = l.ev == EV_DEPTH && !m->events[0].u.depth.partial;
         if (l.sym >= 0 && !r->syms[l.sym].have_scale)
             infer_scale(&r->syms[l.sym], m);
@@ -441,7 +405,7 @@ static int read_file(recsrc *r, const char *path, char *why, size_t cap, char *d
     char err[256];
     int rc = recfmt_open(path, NULL, &rd, err, sizeof err);
     if (rc < 0)
-        return set_why(why, cap, rc, "cannot open %s: %s", path, err);
+        return bf_why(why, cap, rc, "cannot open %s: %s", path, err);
     load_state st = { .pending_rest = -1 };
     recfmt_line ln;
     while ((rc = recfmt_next(rd, &ln)) != 0) {
@@ -956,7 +920,7 @@ static int load_exchange_info(recsrc *r, const char *path, char *why, size_t cap
 {
     FILE *f = fopen(path, "rb");
     if (!f)
-        return set_why(why, cap, BF_ENOENT, "cannot open %s", path);
+        return bf_why(why, cap, BF_ENOENT, "cannot open %s", path);
     size_t n = 0, got;
     r->exinfo = xmalloc(1 << 16);
     size_t ecap = 1 << 16;
@@ -972,7 +936,7 @@ static int load_exchange_info(recsrc *r, const char *path, char *why, size_t cap
     char err[256];
     int rc = rest_parse_exchange_info(r->exinfo, n, r->info, NULL, NULL, err, sizeof err);
     if (rc < 0)
-        return set_why(why, cap, rc, "%s: %s", path, err);
+        return bf_why(why, cap, rc, "%s: %s", path, err);
     return 0;
 }
 
@@ -980,7 +944,7 @@ int recsrc_create(const recsrc_config *cfg, source **out, char *why, size_t why_
 {
     *out = NULL;
     if (!cfg || !cfg->path)
-        return set_why(why, why_cap, BF_EINVAL, "no recording given");
+        return bf_why(why, why_cap, BF_EINVAL, "no recording given");
     recsrc *r = xcalloc(1, sizeof *r);
     r->base.ops = &recsrc_ops;
     r->speed = cfg->speed >= 0 ? cfg->speed : 1.0; /* negative (or NaN): the recorded pace */
@@ -991,15 +955,15 @@ int recsrc_create(const recsrc_config *cfg, source **out, char *why, size_t why_
     if (rc == 0)
         rc = read_file(r, cfg->path, why, why_cap, damage, sizeof damage);
     if (rc == 0 && r->nlines == 0)
-        rc = set_why(why, why_cap, BF_ECORRUPT, "%s: nothing usable%s%s", cfg->path,
-                     damage[0] ? ": " : "", damage);
+        rc = bf_why(why, why_cap, BF_ECORRUPT, "%s: nothing usable%s%s", cfg->path,
+                    damage[0] ? ": " : "", damage);
     if (rc < 0) {
         recsrc_destroy(&r->base);
         return rc;
     }
     seed_books(r);
     r->rec0_ns = r->lines[0].recv_ns;
-    set_why(why, why_cap, 0, "%s", damage[0] ? damage : "ok");
+    bf_why(why, why_cap, 0, "%s", damage[0] ? damage : "ok");
     *out = &r->base;
     return 0;
 }

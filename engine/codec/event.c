@@ -299,3 +299,25 @@ void ev_describe(const stream_msg *m, size_t i, char *buf, size_t cap)
     else
         snprintf(buf, cap, "[%.*s] %s has=0x%x", S(m->stream), body, e->has);
 }
+
+bf_str ev_symbol(const ev *e)
+{
+    switch (e->kind) {
+    case EV_DEPTH:
+        return e->u.depth.symbol;
+    case EV_BOOK_TICKER:
+        return e->u.bt.symbol;
+    case EV_AGG_TRADE:
+        return e->u.agg.symbol;
+    case EV_TRADE:
+        return e->u.trade.symbol;
+    case EV_MARK_PRICE:
+        return e->u.mark.symbol;
+    case EV_KLINE:
+        return e->u.kline.symbol;
+    case EV_FORCE_ORDER:
+        return e->u.force.symbol;
+    default:
+        return (bf_str){ NULL, 0 };
+    }
+}

@@ -192,5 +192,7 @@ bool stream_msg_eq(const stream_msg *a, const stream_msg *b);
  * cap). */
 void ev_describe(const stream_msg *m, size_t i, char *buf, size_t cap);
 const char *ev_kind_name(ev_kind k);
+/* The symbol an event is about ({NULL, 0} for kinds without one, such as REST snapshots). */
+bf_str ev_symbol(const ev *e);
 
 #endif

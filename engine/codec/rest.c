@@ -27,19 +27,6 @@
 
 #include "util/err.h"
 
-static void set_why(char *why, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_why(char *why, size_t cap, const char *fmt, ...)
-{
-    if (!why || cap == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, cap, fmt, ap);
-    va_end(ap);
-}
-
 /* Parse a whole body; premature end of input is BF_ETRUNC so callers can tell a cut body apart. */
 static json_t *load_body(const char *body, size_t len, const char *what, int *rc, char *why,
                          size_t why_cap)
@@ -50,8 +37,8 @@ static json_t *load_body(const char *body, size_t len, const char *what, int *rc
         return root;
     bool cut = json_error_code(&jerr) == json_error_premature_end_of_input;
     *rc = cut ? BF_ETRUNC : BF_ESYNTAX;
-    set_why(why, why_cap, "%s: %s JSON at byte %d: %s", what, cut ? "truncated" : "invalid",
-            jerr.position, jerr.text);
+    bf_why(why, why_cap, 0, "%s: %s JSON at byte %d: %s", what, cut ? "truncated" : "invalid",
+           jerr.position, jerr.text);
     return NULL;
 }
 
@@ -205,13 +192,14 @@ static const json_t *symbols_array(const json_t *root, int *rc, char *why, size_
 {
     if (!json_is_object(root)) {
         *rc = BF_ETYPE;
-        set_why(why, why_cap, "exchangeInfo: body is not a JSON object");
+        bf_why(why, why_cap, 0, "exchangeInfo: body is not a JSON object");
         return NULL;
     }
     const json_t *syms = json_object_get(root, "symbols");
     if (!json_is_array(syms)) {
         *rc = syms ? BF_ETYPE : BF_EMISSING;
-        set_why(why, why_cap, "exchangeInfo: \"symbols\" is %s", syms ? "not an array" : "missing");
+        bf_why(why, why_cap, 0, "exchangeInfo: \"symbols\" is %s",
+               syms ? "not an array" : "missing");
         return NULL;
     }
     return syms;
@@ -221,7 +209,7 @@ int rest_parse_exchange_info(const char *body, size_t len, symtab *t, rest_rate_
                              size_t *skipped, char *why, size_t why_cap)
 {
     int rc = 0;
-    set_why(why, why_cap, "ok");
+    bf_why(why, why_cap, 0, "ok");
     json_t *root = load_body(body, len, "exchangeInfo", &rc, why, why_cap);
     if (!root)
         return rc;

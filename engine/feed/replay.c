@@ -185,29 +185,6 @@ static market *market_for(replay *r, const char *name, size_t n)
     return m;
 }
 
-/* The symbol an event names (snapshots name none). */
-static bf_str event_symbol(const ev *e)
-{
-    switch (e->kind) {
-    case EV_DEPTH:
-        return e->u.depth.symbol;
-    case EV_BOOK_TICKER:
-        return e->u.bt.symbol;
-    case EV_AGG_TRADE:
-        return e->u.agg.symbol;
-    case EV_TRADE:
-        return e->u.trade.symbol;
-    case EV_MARK_PRICE:
-        return e->u.mark.symbol;
-    case EV_KLINE:
-        return e->u.kline.symbol;
-    case EV_FORCE_ORDER:
-        return e->u.force.symbol;
-    default:
-        return (bf_str){ NULL, 0 };
-    }
-}
-
 /* ---- lines -------------------------------------------------------------------------------- */
 
 static void on_marker(replay *r, json_t *obj, const char *kind)
@@ -259,7 +236,7 @@ static void route_event(replay *r, const ev *e, const ev_level *levels, int64_t 
     if (e->kind == EV_SNAPSHOT) {
         m = snapshot_market(r, marked);
     } else {
-        bf_str s = event_symbol(e);
+        bf_str s = ev_symbol(e);
         m = s.p && s.n > 0 && s.n < SYM_NAME_MAX ? market_for(r, s.p, s.n) : NULL;
         if (!m) {
             r->st.event_errors++;

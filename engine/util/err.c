@@ -1,6 +1,9 @@
 /* err: human-readable text for the engine's error codes. */
 #include "util/err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 const char *bf_strerror(int code)
 {
     switch (code) {
@@ -56,4 +59,15 @@ const char *bf_strerror(int code)
         return "rate limited by the server";
     }
     return "unknown error";
+}
+
+int bf_why(char *why, size_t cap, int rc, const char *fmt, ...)
+{
+    if (why && cap) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, cap, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
 }

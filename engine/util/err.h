@@ -8,6 +8,8 @@
 #ifndef BF_ERR_H
 #define BF_ERR_H
 
+#include <stddef.h>
+
 enum bf_err {
     BF_OK = 0,
     BF_EAGAIN = -1,        /* queue full or empty: try again later */
@@ -38,5 +40,10 @@ enum bf_err {
 
 /* A short human-readable sentence for a BF_E* code (never NULL). */
 const char *bf_strerror(int code);
+
+/* Write a reason into why (when why is not NULL and cap > 0) and return rc: the one-line way for a
+ * function to fail with a sentence, `return bf_why(why, cap, BF_EINVAL, "bad tick '%s'", t);`. */
+int bf_why(char *why, size_t cap, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #endif
