@@ -809,6 +809,10 @@ static void ws_established(sim_server *s, struct lws *wsi, pss *ps)
     c->tls = lws_get_vhost(wsi) == s->vh_tls;
     c->opened_ms = c->last_ping_ms = c->last_pong_ms = now_ms();
     c->in_times = xcalloc(s->cfg.max_incoming_per_s, sizeof *c->in_times);
+    char ext[256];
+    if (lws_hdr_copy(wsi, ext, sizeof ext, WSI_TOKEN_EXTENSIONS) > 0 &&
+        strstr(ext, "permessage-deflate"))
+        s->st.ws_deflate++;
     c->next = s->conns;
     if (s->conns)
         s->conns->prev = c;
@@ -1600,17 +1604,17 @@ static char *stats_json(sim_server *s)
     for (size_t i = 0; i < s->nsym; i++)
         json_object_set_new(lu, s->src->ops->symbol_at(s->src, i), json_integer(s->last_u[i]));
     json_t *j = json_pack(
-        "{s:{s:I,s:I},s:{s:I,s:I},s:{s:I,s:I},s:I,s:I,s:I,s:I,s:I,s:o,s:I,s:I,s:I,s:I,s:I,s:i,"
-        "s:o,s:b}",
+        "{s:{s:I,s:I},s:{s:I,s:I},s:{s:I,s:I},s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:I,s:I,s:I,s:I,s:I,"
+        "s:i,s:o,s:b}",
         "connections", "accepted", (json_int_t)st.ws_connections, "open", (json_int_t)st.ws_open,
         "messages", "public", (json_int_t)s->route_msgs[0], "market", (json_int_t)s->route_msgs[1],
         "bytes", "public", (json_int_t)s->route_bytes[0], "market", (json_int_t)s->route_bytes[1],
         "control_frames", (json_int_t)st.ws_control_frames, "limit_closes",
         (json_int_t)st.ws_limit_closes, "pong_timeouts", (json_int_t)st.ws_pong_timeouts,
         "lifetime_closes", (json_int_t)st.ws_lifetime_closes, "slow_drops",
-        (json_int_t)st.ws_slow_drops, "requests", req, "http_requests",
-        (json_int_t)st.http_requests, "http_429", (json_int_t)st.http_429, "http_418",
-        (json_int_t)st.http_418, "http_during_ban", (json_int_t)st.http_during_ban,
+        (json_int_t)st.ws_slow_drops, "deflate", (json_int_t)st.ws_deflate, "requests", req,
+        "http_requests", (json_int_t)st.http_requests, "http_429", (json_int_t)st.http_429,
+        "http_418", (json_int_t)st.http_418, "http_during_ban", (json_int_t)st.http_during_ban,
         "faults_applied", (json_int_t)st.faults_applied, "weight_used", st.weight_used,
         "last_update_id", lu, "quiet", s->quiet);
     char *txt = json_dumps(j, JSON_COMPACT);
@@ -1748,6 +1752,13 @@ static void apply_defaults(sim_server_config *c)
         c->max_send_queue = DEF_SEND_QUEUE;
 }
 
+/* Offered as on Binance: a client that asks for permessage-deflate gets compressed frames. */
+static const struct lws_extension extensions[] = {
+    { "permessage-deflate", lws_extension_callback_pm_deflate,
+      "permessage-deflate; client_no_context_takeover; client_max_window_bits" },
+    { NULL, NULL, NULL },
+};
+
 static struct lws_vhost *make_vhost(sim_server *s, bool tls, int port, char *why, size_t cap)
 {
     struct lws_context_creation_info info;
@@ -1755,6 +1766,7 @@ static struct lws_vhost *make_vhost(sim_server *s, bool tls, int port, char *why
     info.port = port;
     info.iface = s->host;
     info.protocols = protocols;
+    info.extensions = extensions;
     info.vhost_name = tls ? "tls" : "plain";
     info.options = LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND | LWS_SERVER_OPTION_DISABLE_IPV6;
     info.keepalive_timeout = 60;

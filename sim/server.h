@@ -107,6 +107,7 @@ typedef struct sim_server_stats {
     uint64_t ws_control_frames; /* SUBSCRIBE & co received */
     uint64_t ws_limit_closes;   /* closed for rate / stream limits */
     uint64_t ws_pong_timeouts, ws_lifetime_closes, ws_slow_drops;
+    uint64_t ws_deflate; /* connections that asked for permessage-deflate */
     uint64_t http_requests, http_429, http_418;
     uint64_t http_during_ban; /* requests that arrived while the client was banned */
     uint64_t faults_applied;

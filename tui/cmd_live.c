@@ -36,7 +36,7 @@ typedef struct live_opts {
     const char *symbols[ENGINE_MAX_SYMBOLS];
     size_t nsymbols;
     unsigned workers;
-    bool headless, json, demo;
+    bool headless, json, demo, deflate;
     int64_t interval_ns, duration_ns;
     char demo_rest[64], demo_ws[64];
 } live_opts;
@@ -52,6 +52,7 @@ static void live_usage(FILE *to)
             "  --ws-url URL            WebSocket base (env BFMON_WS_URL; default %s)\n"
             "  --ca-file FILE          extra PEM trust anchor for both\n"
             "  --demo                  watch the built-in loopback exchange (bfmon sim) instead\n"
+            "  --deflate               ask for permessage-deflate (off by default: it costs CPU)\n"
             "  --symbols A,B,...       symbols to watch (default %s)\n"
             "  --depth-speed SPEED     diff depth stream: 0ms, 100ms (default), 250ms, 500ms\n"
             "  --workers N             shard worker threads (default: CPUs - 1)\n"
@@ -149,6 +150,7 @@ enum {
     OPT_JSON,
     OPT_HELP,
     OPT_DEMO,
+    OPT_DEFLATE,
 };
 
 /* One option; 0, or the exit status to return at once. */
@@ -176,6 +178,9 @@ static int take_option(int c, const char *arg, live_opts *o)
                                                : usage_error("--workers '%s': use 1 to 64", arg);
     case OPT_DEMO:
         o->demo = true;
+        return 0;
+    case OPT_DEFLATE:
+        o->deflate = true;
         return 0;
     case OPT_HEADLESS:
         o->headless = true;
@@ -211,6 +216,7 @@ static int parse_opts(int argc, char **argv, live_opts *o)
         { "duration", required_argument, NULL, OPT_DURATION },
         { "json", no_argument, NULL, OPT_JSON },
         { "demo", no_argument, NULL, OPT_DEMO },
+        { "deflate", no_argument, NULL, OPT_DEFLATE },
         { "help-live", no_argument, NULL, OPT_HELP },
         { "help", no_argument, NULL, OPT_HELP },
         { NULL, 0, NULL, 0 },
@@ -338,13 +344,15 @@ static sim_server *start_demo(live_opts *o)
 
 static engine *start_engine(const live_opts *o)
 {
+    ws_config ws = { .permessage_deflate = o->deflate };
     engine_config cfg = { .rest_url = o->rest_url,
                           .ws_url = o->ws_url,
                           .ca_file = o->ca_file,
                           .symbols = o->nsymbols ? o->symbols : NULL,
                           .nsymbols = o->nsymbols,
                           .depth_suffix = o->depth_suffix,
-                          .workers = o->workers };
+                          .workers = o->workers,
+                          .ws = &ws };
     engine *e = NULL;
     char why[512] = "";
     int rc = engine_create(&cfg, &e, why, sizeof why);

@@ -510,3 +510,28 @@ Test(live, lost_exchange_marks_books_stale)
     engine_destroy(l.e);
     free(l.ca);
 }
+
+/* permessage-deflate (off by default): asked for, negotiated with the sim, books still exact. */
+Test(live, permessage_deflate_keeps_books_exact)
+{
+    ws_config ws = { .permessage_deflate = true };
+    live l;
+    live_start(&l, base_args, &ws, NULL);
+    wait_all_live(&l);
+    expect_books_equal_sim(&l);
+    json_t *st = sim_stats(&l);
+    cr_expect_geq(stat_int(st, "deflate"), 2, "both routes should have asked for deflate");
+    json_decref(st);
+    live_stop(&l);
+}
+
+Test(live, deflate_is_off_by_default)
+{
+    live l;
+    live_start(&l, base_args, NULL, NULL);
+    wait_all_live(&l);
+    json_t *st = sim_stats(&l);
+    cr_expect_eq(stat_int(st, "deflate"), 0);
+    json_decref(st);
+    live_stop(&l);
+}
