@@ -1123,11 +1123,14 @@ static int write_control(conn *k, struct lws *wsi, int64_t now)
     w += (size_t)snprintf(p + w, room - w, "],\"id\":%llu}", (unsigned long long)id);
     memmove(src->v, src->v + n, (src->n - n) * sizeof *src->v);
     src->n -= n;
+    /* Counted before the write: once lws_write returns, the server may already have it, and
+     * a reader comparing our count with the server's must never see ours behind. */
+    STAT_ADD(c, control_frames, 1);
     int r = lws_write(wsi, (unsigned char *)p, w, LWS_WRITE_TEXT);
     free(buf);
     if (r < (int)w) {
         namevec_free(&f.names);
-        return -1;
+        return -1; /* the connection is lost; its streams are subscribed again on reconnect */
     }
     if (k->out_n == k->out_cap) {
         k->out_cap = k->out_cap ? k->out_cap * 2 : 8;
@@ -1136,7 +1139,6 @@ static int write_control(conn *k, struct lws *wsi, int64_t now)
     k->out[k->out_n++] = f;
     k->ctl_sent[k->ctl_head] = now;
     k->ctl_head = (k->ctl_head + 1) % c->cfg.control_per_s;
-    STAT_ADD(c, control_frames, 1);
     return 0;
 }
 
