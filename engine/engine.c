@@ -643,6 +643,7 @@ static void build_view(shard *sh, esym *s, int64_t now)
 {
     view_symbol *v = &s->stage;
     v->version = ++s->pub_version;
+    v->published_mono_ns = now;
     v->last_msg_mono_ns = s->last_msg_mono;
     v->stream_stale = atomic_load_explicit(&s->stale_streams, memory_order_relaxed) > 0;
     if (now - s->lat_t >= LAT_REFRESH_NS)

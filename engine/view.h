@@ -48,7 +48,8 @@ typedef struct view_trade {
 } view_trade;
 
 typedef struct view_symbol {
-    uint64_t version; /* grows with every publication of this symbol */
+    uint64_t version;          /* grows with every publication of this symbol */
+    int64_t published_mono_ns; /* when this version was built (the UI measures published->drawn) */
     char symbol[SYM_NAME_MAX];
     sync_state state;
     char reason[VIEW_REASON_MAX]; /* why the book is not LIVE ("" when LIVE) */

@@ -1,0 +1,2 @@
+/* golden: not written yet (see golden.h). */
+#include "golden.h"

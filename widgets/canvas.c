@@ -1,0 +1,2 @@
+/* canvas: not written yet (see canvas.h). */
+#include "widgets/canvas.h"

@@ -1,0 +1,2 @@
+/* help: not written yet (see help.h). */
+#include "widgets/help.h"

@@ -1,0 +1,2 @@
+/* ladder: not written yet (see ladder.h). */
+#include "widgets/ladder.h"

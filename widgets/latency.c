@@ -1,0 +1,2 @@
+/* latency: not written yet (see latency.h). */
+#include "widgets/latency.h"

@@ -1,0 +1,2 @@
+/* search: not written yet (see search.h). */
+#include "widgets/search.h"

@@ -1,0 +1,2 @@
+/* spark: not written yet (see spark.h). */
+#include "widgets/spark.h"

@@ -1,0 +1,2 @@
+/* spread: not written yet (see spread.h). */
+#include "widgets/spread.h"

@@ -1,0 +1,2 @@
+/* status: not written yet (see status.h). */
+#include "widgets/status.h"

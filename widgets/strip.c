@@ -1,0 +1,2 @@
+/* strip: not written yet (see strip.h). */
+#include "widgets/strip.h"

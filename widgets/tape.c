@@ -1,0 +1,2 @@
+/* tape: not written yet (see tape.h). */
+#include "widgets/tape.h"

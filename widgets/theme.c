@@ -1,0 +1,2 @@
+/* theme: not written yet (see theme.h). */
+#include "widgets/theme.h"

@@ -1,0 +1,2 @@
+/* watchlist: not written yet (see watchlist.h). */
+#include "widgets/watchlist.h"
