@@ -39,10 +39,19 @@ typedef struct theme {
     const char *hbar[9];  /* horizontal bar eighths: [0] empty ... [8] full */
     const char *hline, *vline; /* separators */
     const char *up, *down;     /* arrows */
+    /* Box corners for frames (help, search overlays): top-left, top-right, bottom-left,
+     * bottom-right. */
+    const char *corner[4];
+    const char *ellipsis; /* marks text cut to fit ("…" or "~") */
 } theme;
 
 void theme_init(theme *t, bool utf8, color_depth depth);
-/* One letter per role for golden dumps: ' ' normal, 'd' dim, 'h' header, 'b' bid, 'a' ask, ... */
+/* One letter per role for golden dumps (and the reverse, '?' / ROLE_COUNT for unknown):
+ *   ' ' normal   'd' dim        'h' header     'b' bid        'a' ask
+ *   'B' bid bar  'A' ask bar    '+' flash add  '-' flash pull 'u' up
+ *   'n' down     'L' large buy  'S' large sell 'o' ok         'w' warn
+ *   'e' error    's' selected   'D' demo */
 char theme_role_letter(role r);
+role theme_role_from_letter(char letter);
 
 #endif
