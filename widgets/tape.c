@@ -1,2 +1,216 @@
-/* tape: not written yet (see tape.h). */
+/* tape: the trades tape (see tape.h). */
 #include "widgets/tape.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util/dec.h"
+
+#define MS_PER_DAY 86400000LL
+
+/* One column arrangement; the draw picks the first of `layouts` that fits the width. */
+typedef struct tape_layout {
+    int time_w;    /* 12 "HH:MM:SS.mmm", 9 "MM:SS.mmm", 6 "SS.mmm", 0 none */
+    int gap;       /* blanks between columns */
+    bool side;     /* an arrow after the size, so the side reads without colour */
+    bool show_qty; /* false: the price alone (the narrowest form) */
+} tape_layout;
+
+static const tape_layout layouts[] = {
+    { 12, 2, true, true }, { 12, 2, false, true }, { 12, 1, false, true }, { 9, 1, false, true },
+    { 6, 1, false, true }, { 0, 1, false, true },  { 0, 1, false, false },
+};
+
+/* Widest formatted price and size among the rows that will be drawn. */
+typedef struct tape_widths {
+    int px, qty;
+} tape_widths;
+
+static void format_time(int64_t T_ms, int time_w, char *buf, size_t cap)
+{
+    int64_t ms = T_ms % MS_PER_DAY;
+    if (ms < 0)
+        ms += MS_PER_DAY;
+    int h = (int)(ms / 3600000), m = (int)(ms / 60000 % 60), s = (int)(ms / 1000 % 60);
+    int milli = (int)(ms % 1000);
+    if (time_w == 12)
+        snprintf(buf, cap, "%02d:%02d:%02d.%03d", h, m, s, milli);
+    else if (time_w == 9)
+        snprintf(buf, cap, "%02d:%02d.%03d", m, s, milli);
+    else if (time_w == 6)
+        snprintf(buf, cap, "%02d.%03d", s, milli);
+    else
+        buf[0] = '\0';
+}
+
+/* A value in the symbol's scale; "?" when it cannot be written (a view without scales prints the
+ * raw integer, which is still exact). */
+static void format_value(const view_symbol *v, int64_t val, const dec_scale *sc, char *buf,
+                         size_t cap)
+{
+    dec_scale plain = dec_scale_plain(0);
+    if (dec_format(val, v->has_scale ? sc : &plain, buf, cap) < 0)
+        snprintf(buf, cap, "?");
+}
+
+static const view_trade *nth_newest(const view_symbol *v, size_t ntrades, int i)
+{
+    return &v->trades[ntrades - 1 - (size_t)i];
+}
+
+static tape_widths measure(const view_symbol *v, size_t ntrades, int rows)
+{
+    tape_widths tw = { 0, 0 };
+    char buf[DEC_FMT_MAX];
+    for (int i = 0; i < rows && (size_t)i < ntrades; i++) {
+        const view_trade *tr = nth_newest(v, ntrades, i);
+        format_value(v, tr->px, &v->px_scale, buf, sizeof buf);
+        int w = canvas_width_of(buf);
+        tw.px = w > tw.px ? w : tw.px;
+        format_value(v, tr->qty, &v->qty_scale, buf, sizeof buf);
+        w = canvas_width_of(buf);
+        tw.qty = w > tw.qty ? w : tw.qty;
+    }
+    return tw;
+}
+
+static int layout_width(const tape_layout *l, tape_widths tw)
+{
+    int w = tw.px;
+    if (l->time_w > 0)
+        w += l->time_w + l->gap;
+    if (l->show_qty)
+        w += l->gap + tw.qty;
+    if (l->side)
+        w += 2;
+    return w;
+}
+
+static const tape_layout *choose_layout(int width, tape_widths tw)
+{
+    size_t n = sizeof layouts / sizeof layouts[0];
+    for (size_t i = 0; i < n; i++)
+        if (layout_width(&layouts[i], tw) <= width)
+            return &layouts[i];
+    return &layouts[n - 1];
+}
+
+static void put_right(canvas *c, int right, int y, rect clip, role ro, const char *s)
+{
+    canvas_put(c, right - canvas_width_of(s), y, clip, ro, s);
+}
+
+/* The cells both rects cover (empty when they do not meet). */
+static rect rect_and(rect a, rect b)
+{
+    long long x0 = a.x > b.x ? a.x : b.x, y0 = a.y > b.y ? a.y : b.y;
+    long long x1 = (long long)a.x + a.w, y1 = (long long)a.y + a.h;
+    long long bx1 = (long long)b.x + b.w, by1 = (long long)b.y + b.h;
+    x1 = x1 < bx1 ? x1 : bx1;
+    y1 = y1 < by1 ? y1 : by1;
+    if (rect_empty(a) || rect_empty(b) || x1 <= x0 || y1 <= y0)
+        return (rect){ 0, 0, 0, 0 };
+    return (rect){ (int)x0, (int)y0, (int)(x1 - x0), (int)(y1 - y0) };
+}
+
+/* Text cut to `cols` columns with the theme's ellipsis as its last glyph when it does not fit. */
+static void put_cut(canvas *c, int x, int y, int cols, rect clip, role ro, const theme *t,
+                    const char *s)
+{
+    if (cols <= 0)
+        return;
+    if (canvas_width_of(s) <= cols) {
+        canvas_put(c, x, y, clip, ro, s);
+        return;
+    }
+    canvas_put(c, x, y, rect_and((rect){ x, y, cols - 1, 1 }, clip), ro, s);
+    canvas_put(c, x + cols - 1, y, clip, ro, t->ellipsis ? t->ellipsis : "~");
+}
+
+static role trade_role(const view_trade *tr, int64_t large_qty)
+{
+    bool large = large_qty > 0 && tr->qty >= large_qty;
+    if (tr->buyer_maker) /* the buyer was resting: a sell hit the bid */
+        return large ? ROLE_LARGE_SELL : ROLE_DOWN;
+    return large ? ROLE_LARGE_BUY : ROLE_UP;
+}
+
+/* Column right edges (exclusive) of the price and size in a row starting at x. */
+typedef struct tape_cols {
+    int time_x, px_right, qty_right, side_x;
+} tape_cols;
+
+static tape_cols columns(const tape_layout *l, tape_widths tw, int x)
+{
+    tape_cols cols;
+    cols.time_x = x;
+    cols.px_right = x + (l->time_w > 0 ? l->time_w + l->gap : 0) + tw.px;
+    cols.qty_right = cols.px_right + l->gap + tw.qty;
+    cols.side_x = cols.qty_right + 1;
+    return cols;
+}
+
+static void draw_header(canvas *c, rect r, const tape_layout *l, tape_cols cols, int y)
+{
+    if (l->time_w > 0)
+        canvas_put(c, cols.time_x, y, r, ROLE_DIM, "time");
+    put_right(c, cols.px_right, y, r, ROLE_DIM, "price");
+    if (l->show_qty)
+        put_right(c, cols.qty_right, y, r, ROLE_DIM, "size");
+}
+
+static void draw_trade(canvas *c, rect r, const theme *t, const view_symbol *v,
+                       const view_trade *tr, const tape_layout *l, tape_cols cols, int y,
+                       int64_t large_qty)
+{
+    role ro = trade_role(tr, large_qty);
+    bool large = ro == ROLE_LARGE_BUY || ro == ROLE_LARGE_SELL;
+    char buf[DEC_FMT_MAX];
+    if (l->time_w > 0) {
+        format_time(tr->T_ms, l->time_w, buf, sizeof buf);
+        canvas_put(c, cols.time_x, y, r, large ? ro : ROLE_DIM, buf);
+    }
+    format_value(v, tr->px, &v->px_scale, buf, sizeof buf);
+    if (!l->show_qty) { /* narrowest: the price alone, cut with a mark if even that is too wide */
+        put_cut(c, r.x, y, r.w, r, ro, t, buf);
+        return;
+    }
+    put_right(c, cols.px_right, y, r, ro, buf);
+    format_value(v, tr->qty, &v->qty_scale, buf, sizeof buf);
+    put_right(c, cols.qty_right, y, r, ro, buf);
+    if (l->side)
+        canvas_put(c, cols.side_x, y, r, ro, tr->buyer_maker ? t->down : t->up);
+    if (large) { /* the whole row stands out, gaps included */
+        int right = l->side ? cols.side_x + 1 : cols.qty_right;
+        canvas_set_role(c, (rect){ r.x, y, (right < r.x + r.w ? right : r.x + r.w) - r.x, 1 }, ro);
+    }
+}
+
+void tape_draw(canvas *c, rect r, const theme *t, const view_symbol *v, int64_t large_qty)
+{
+    if (rect_empty(r))
+        return;
+    canvas_clear(c, r, ROLE_NORMAL);
+    size_t ntrades = v ? v->ntrades : 0;
+    if (ntrades > VIEW_TRADES)
+        ntrades = VIEW_TRADES;
+    bool header = r.h >= 3;
+    int y = r.y;
+    if (ntrades == 0) {
+        put_cut(c, r.x, y, r.w, r, ROLE_DIM, t, "no trades");
+        return;
+    }
+    int rows = r.h - header;
+    tape_widths tw = measure(v, ntrades, rows);
+    if (header) { /* the labels fit over their columns */
+        tw.px = tw.px < 5 ? 5 : tw.px;
+        tw.qty = tw.qty < 4 ? 4 : tw.qty;
+    }
+    const tape_layout *l = choose_layout(r.w, tw);
+    tape_cols cols = columns(l, tw, r.x);
+    if (header)
+        draw_header(c, r, l, cols, y++);
+    for (int i = 0; i < rows && (size_t)i < ntrades; i++)
+        draw_trade(c, r, t, v, nth_newest(v, ntrades, i), l, cols, y++, large_qty);
+}
