@@ -1847,6 +1847,29 @@ int engine_remove_symbol(engine *e, const char *symbol)
     return s ? 0 : BF_ENOENT;
 }
 
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+size_t engine_perpetuals(engine *e, char (*out)[SYM_NAME_MAX], size_t cap)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&e->lock);
+    size_t count = e->syms ? symtab_count(e->syms) : 0;
+    for (size_t i = 0; i < count; i++) {
+        const sym_info *si = symtab_at(e->syms, i);
+        if (strcmp(si->contract_type, "PERPETUAL") || strcmp(si->status, "TRADING"))
+            continue;
+        if (n < cap)
+            snprintf(out[n], SYM_NAME_MAX, "%s", si->name);
+        n++;
+    }
+    pthread_mutex_unlock(&e->lock);
+    qsort(out, n < cap ? n : cap, SYM_NAME_MAX, name_cmp);
+    return n;
+}
+
 /* ---- views ---------------------------------------------------------------------------------- */
 
 int engine_view_symbol(engine *e, const char *symbol, view_symbol *out)

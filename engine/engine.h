@@ -81,6 +81,10 @@ size_t engine_symbol_count(engine *e);
 bool engine_symbol_at(engine *e, size_t i, char *buf, size_t cap);
 /* The symbol the user looks at: its snapshots are fetched first. */
 void engine_focus(engine *e, const char *symbol);
+/* The USD-M perpetuals exchangeInfo lists as TRADING (contractType PERPETUAL), sorted by name:
+ * copies up to cap names into out and returns how many there are in all (0 before a successful
+ * engine_start or engine_load_exchange_info). For the UI's symbol search. */
+size_t engine_perpetuals(engine *e, char (*out)[SYM_NAME_MAX], size_t cap);
 /* Runtime watchlist changes (subscribe / unsubscribe within the control-frame rate). */
 int engine_add_symbol(engine *e, const char *symbol, char *why, size_t why_cap);
 int engine_remove_symbol(engine *e, const char *symbol);

@@ -1,9 +1,9 @@
 /*
- * cmd_live: option parsing and the headless loop of the live monitor. The engine does the work;
- * this file builds its configuration, starts it, prints one status per interval (a JSON object
- * or a short line per symbol) and stops it at the end of --duration or on SIGINT/SIGTERM. The
- * signals are blocked before any thread exists and taken with sigtimedwait, so no handler runs.
- * Main thread only.
+ * cmd_live: option parsing, the terminal UI (tui/app) and the headless loop of the live monitor.
+ * The engine does the work; this file builds its configuration and either hands it to the UI or
+ * starts it and prints one status per interval (a JSON object or a short line per symbol) until
+ * the end of --duration or SIGINT/SIGTERM. The signals are blocked before any thread exists and
+ * taken with sigtimedwait (headless) or a signalfd (UI), so no handler runs. Main thread only.
  */
 #include "tui/cmd_live.h"
 
@@ -24,11 +24,14 @@
 #include "sim/model.h"
 #include "sim/server.h"
 #include "util/dur.h"
+#include "tui/app.h"
 #include "tui/cmd_replay.h"
+#include "tui/keymap.h"
 #include "util/clk.h"
 #include "util/err.h"
 
 #define START_TIMEOUT_NS (15 * CLK_NS_PER_S)
+#define UI_ATTEMPT_NS    (6 * CLK_NS_PER_S) /* the UI says what failed and retries sooner */
 
 typedef struct live_opts {
     const char *rest_url, *ws_url, *ca_file, *depth_suffix;
@@ -36,7 +39,9 @@ typedef struct live_opts {
     const char *symbols[ENGINE_MAX_SYMBOLS];
     size_t nsymbols;
     unsigned workers;
-    bool headless, json, demo, deflate;
+    bool headless, json, demo, deflate, repaint_all, ascii;
+    int fps;
+    const char *config;
     int64_t interval_ns, duration_ns;
     char demo_rest[64], demo_ws[64];
 } live_opts;
@@ -56,6 +61,10 @@ static void live_usage(FILE *to)
             "  --symbols A,B,...       symbols to watch (default %s)\n"
             "  --depth-speed SPEED     diff depth stream: 0ms, 100ms (default), 250ms, 500ms\n"
             "  --workers N             shard worker threads (default: CPUs - 1)\n"
+            "  --fps N                 terminal UI frame cap (default 20)\n"
+            "  --config FILE           keymap file (default $XDG_CONFIG_HOME/bfmon/keys or\n"
+            "                          ~/.config/bfmon/keys)\n"
+            "  --ascii                 ASCII glyphs even in a UTF-8 terminal\n"
             "  --headless              no terminal UI: print a status per interval\n"
             "  --json                  headless status as one JSON object per line\n"
             "  --status-interval DUR   status period (default 1s)\n"
@@ -151,7 +160,42 @@ enum {
     OPT_HELP,
     OPT_DEMO,
     OPT_DEFLATE,
+    OPT_FPS,
+    OPT_CONFIG,
+    OPT_REPAINT_ALL,
+    OPT_ASCII,
 };
+
+static bool parse_fps(const char *s, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || errno || v < 1 || v > 240)
+        return false;
+    *out = (int)v;
+    return true;
+}
+
+/* The UI's options; 0, or the exit status to return at once. */
+static int take_ui_option(int c, const char *arg, live_opts *o)
+{
+    switch (c) {
+    case OPT_FPS:
+        return parse_fps(arg, &o->fps) ? 0 : usage_error("--fps '%s': use 1 to 240", arg);
+    case OPT_CONFIG:
+        o->config = arg;
+        return 0;
+    case OPT_REPAINT_ALL: /* hidden: the benchmark's baseline */
+        o->repaint_all = true;
+        return 0;
+    case OPT_ASCII:
+        o->ascii = true;
+        return 0;
+    default:
+        return EXIT_USAGE;
+    }
+}
 
 /* One option; 0, or the exit status to return at once. */
 static int take_option(int c, const char *arg, live_opts *o)
@@ -197,7 +241,7 @@ static int take_option(int c, const char *arg, live_opts *o)
                    ? 0
                    : usage_error("--duration '%s': not a duration", arg);
     default:
-        return EXIT_USAGE;
+        return take_ui_option(c, arg, o);
     }
 }
 
@@ -217,6 +261,10 @@ static int parse_opts(int argc, char **argv, live_opts *o)
         { "json", no_argument, NULL, OPT_JSON },
         { "demo", no_argument, NULL, OPT_DEMO },
         { "deflate", no_argument, NULL, OPT_DEFLATE },
+        { "fps", required_argument, NULL, OPT_FPS },
+        { "config", required_argument, NULL, OPT_CONFIG },
+        { "repaint-all", no_argument, NULL, OPT_REPAINT_ALL },
+        { "ascii", no_argument, NULL, OPT_ASCII },
         { "help-live", no_argument, NULL, OPT_HELP },
         { "help", no_argument, NULL, OPT_HELP },
         { NULL, 0, NULL, 0 },
@@ -342,7 +390,7 @@ static sim_server *start_demo(live_opts *o)
     return s;
 }
 
-static engine *start_engine(const live_opts *o)
+static engine *create_engine(const live_opts *o, char *why, size_t cap)
 {
     ws_config ws = { .permessage_deflate = o->deflate };
     engine_config cfg = { .rest_url = o->rest_url,
@@ -354,10 +402,17 @@ static engine *start_engine(const live_opts *o)
                           .workers = o->workers,
                           .ws = &ws };
     engine *e = NULL;
+    int rc = engine_create(&cfg, &e, why, cap);
+    if (rc < 0 && !why[0])
+        snprintf(why, cap, "%s", bf_strerror(rc));
+    return rc < 0 ? NULL : e;
+}
+
+static engine *start_engine(const live_opts *o)
+{
     char why[512] = "";
-    int rc = engine_create(&cfg, &e, why, sizeof why);
-    if (rc == 0)
-        rc = engine_start(e, clk_mono_ns() + START_TIMEOUT_NS, why, sizeof why);
+    engine *e = create_engine(o, why, sizeof why);
+    int rc = e ? engine_start(e, clk_mono_ns() + START_TIMEOUT_NS, why, sizeof why) : BF_EINVAL;
     if (rc < 0) {
         fprintf(stderr, "bfmon: cannot start: %s\n", why[0] ? why : bf_strerror(rc));
         engine_destroy(e);
@@ -390,6 +445,60 @@ static void status_loop(engine *e, const live_opts *o, const sigset_t *sigs)
     }
 }
 
+/* The keymap file: --config (must exist) or the XDG path (may be absent). 0, or EXIT_USAGE after
+ * saying why; a bad line is not fatal: its reason lands in msg for the status bar. */
+static int load_keys(const live_opts *o, keymap *km, char *msg, size_t cap)
+{
+    char path[4096];
+    const char *p = o->config;
+    if (!p && keymap_default_path(path, sizeof path))
+        p = path;
+    if (!p)
+        return 0;
+    char why[512] = "";
+    int rc = keymap_load(km, p, why, sizeof why);
+    if (rc == BF_ENOENT && !o->config)
+        return 0;
+    if (rc == BF_ENOENT || rc == BF_EIO)
+        return usage_error("--config: %s", why);
+    if (rc < 0)
+        snprintf(msg, cap, "keymap: %s (the other lines apply)", why);
+    return 0;
+}
+
+static int run_ui(live_opts *o)
+{
+    keymap *km = keymap_create();
+    char msg[600] = "", why[512] = "";
+    int rc = load_keys(o, km, msg, sizeof msg);
+    sim_server *demo = NULL;
+    if (rc == 0 && o->demo && !(demo = start_demo(o)))
+        rc = 1;
+    engine *e = rc == 0 ? create_engine(o, why, sizeof why) : NULL;
+    if (rc == 0 && !e) {
+        fprintf(stderr, "bfmon: cannot start: %s\n", why);
+        rc = 1;
+    }
+    if (e) {
+        app_config ac = { .e = e,
+                          .rest_url = o->rest_url ? o->rest_url : ENGINE_DEFAULT_REST_URL,
+                          .start_timeout_ns = UI_ATTEMPT_NS,
+                          .fps = o->fps,
+                          .demo = o->demo,
+                          .repaint_all = o->repaint_all,
+                          .force_ascii = o->ascii,
+                          .km = km,
+                          .first_message = msg[0] ? msg : NULL };
+        rc = app_run(&ac, why, sizeof why);
+        if (rc)
+            fprintf(stderr, "bfmon: %s\n", why);
+        engine_destroy(e);
+    }
+    sim_server_destroy(demo);
+    keymap_destroy(km);
+    return rc;
+}
+
 int cmd_live(int argc, char **argv)
 {
     live_opts *o = calloc(1, sizeof *o);
@@ -400,13 +509,17 @@ int cmd_live(int argc, char **argv)
         free(o);
         return rc < 0 ? 0 : rc;
     }
+    if (!o->headless) {
+        app_block_signals(); /* before any thread: they all inherit the mask */
+        rc = run_ui(o);
+        free(o);
+        return rc;
+    }
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* before any engine thread: they inherit it */
-    if (!o->headless)
-        fputs("bfmon: the terminal UI is not built yet; running headless\n", stderr);
     sim_server *demo = NULL;
     if (o->demo && !(demo = start_demo(o))) {
         free(o);

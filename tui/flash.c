@@ -1,0 +1,145 @@
+/* flash: recent ladder changes (see flash.h). */
+#include "tui/flash.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/xalloc.h"
+
+typedef struct mark {
+    ladder_mark m;
+    int64_t until_ns;
+} mark;
+
+typedef struct side_copy {
+    book_level lv[VIEW_LEVELS];
+    size_t n;
+} side_copy;
+
+struct flash {
+    int64_t hold_ns;
+    mark marks[FLASH_MAX];
+    size_t n;
+    bool have_prev;
+    char symbol[SYM_NAME_MAX];
+    uint64_t version;
+    side_copy prev[2]; /* BOOK_BID, BOOK_ASK order as book_side values */
+};
+
+flash *flash_create(int64_t hold_ns)
+{
+    flash *f = xcalloc(1, sizeof *f);
+    f->hold_ns = hold_ns > 0 ? hold_ns : FLASH_HOLD_NS;
+    return f;
+}
+
+void flash_destroy(flash *f)
+{
+    free(f);
+}
+
+void flash_reset(flash *f)
+{
+    f->n = 0;
+    f->have_prev = false;
+}
+
+static void add_mark(flash *f, book_side side, int64_t px, ladder_change kind, int64_t until)
+{
+    for (size_t i = 0; i < f->n; i++)
+        if (f->marks[i].m.side == side && f->marks[i].m.px == px) {
+            f->marks[i] = (mark){ { side, px, kind }, until };
+            return;
+        }
+    if (f->n == FLASH_MAX) { /* the oldest mark gives way */
+        memmove(f->marks, f->marks + 1, (FLASH_MAX - 1) * sizeof *f->marks);
+        f->n--;
+    }
+    f->marks[f->n++] = (mark){ { side, px, kind }, until };
+}
+
+/* Is px inside the price range a side's copy covers? Bids run high to low, asks low to high; a
+ * copy shorter than VIEW_LEVELS is the whole side, so everything beyond its end is covered. */
+static bool covered(const book_level *lv, size_t n, book_side side, int64_t px)
+{
+    if (n < VIEW_LEVELS)
+        return true;
+    return side == BOOK_BID ? px >= lv[n - 1].px : px <= lv[n - 1].px;
+}
+
+static const book_level *find_level(const book_level *lv, size_t n, int64_t px)
+{
+    for (size_t i = 0; i < n; i++)
+        if (lv[i].px == px)
+            return &lv[i];
+    return NULL;
+}
+
+static void compare_side(flash *f, book_side side, const side_copy *old, const book_level *lv,
+                         size_t n, int64_t until)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!covered(old->lv, old->n, side, lv[i].px))
+            continue;
+        const book_level *o = find_level(old->lv, old->n, lv[i].px);
+        if (!o || lv[i].qty > o->qty)
+            add_mark(f, side, lv[i].px, LADDER_ADD, until);
+        else if (lv[i].qty < o->qty)
+            add_mark(f, side, lv[i].px, LADDER_PULL, until);
+    }
+    for (size_t i = 0; i < old->n; i++)
+        if (covered(lv, n, side, old->lv[i].px) && !find_level(lv, n, old->lv[i].px))
+            add_mark(f, side, old->lv[i].px, LADDER_PULL, until);
+}
+
+static void keep(side_copy *c, const book_level *lv, size_t n)
+{
+    c->n = n < VIEW_LEVELS ? n : VIEW_LEVELS;
+    memcpy(c->lv, lv, c->n * sizeof *lv);
+}
+
+void flash_update(flash *f, const view_symbol *v, int64_t now_ns)
+{
+    bool same = f->have_prev && !strcmp(f->symbol, v->symbol);
+    if (same && v->version == f->version)
+        return;
+    if (!same || v->version < f->version || v->state != SYNC_LIVE)
+        f->n = 0;
+    else {
+        compare_side(f, BOOK_BID, &f->prev[0], v->bids, v->nbids, now_ns + f->hold_ns);
+        compare_side(f, BOOK_ASK, &f->prev[1], v->asks, v->nasks, now_ns + f->hold_ns);
+    }
+    keep(&f->prev[0], v->bids, v->nbids);
+    keep(&f->prev[1], v->asks, v->nasks);
+    memcpy(f->symbol, v->symbol, sizeof f->symbol);
+    f->version = v->version;
+    f->have_prev = v->state == SYNC_LIVE;
+}
+
+static void expire(flash *f, int64_t now_ns)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < f->n; i++)
+        if (f->marks[i].until_ns > now_ns)
+            f->marks[w++] = f->marks[i];
+    f->n = w;
+}
+
+size_t flash_marks(flash *f, int64_t now_ns, ladder_mark *out, size_t cap)
+{
+    expire(f, now_ns);
+    size_t n = f->n < cap ? f->n : cap;
+    for (size_t i = 0; i < n; i++)
+        out[i] = f->marks[f->n - n + i].m;
+    return n;
+}
+
+int64_t flash_next_expiry(const flash *f)
+{
+    int64_t t = INT64_MAX;
+    for (size_t i = 0; i < f->n; i++)
+        if (f->marks[i].until_ns < t)
+            t = f->marks[i].until_ns;
+    return t;
+}

@@ -1,0 +1,333 @@
+/*
+ * screen: ncurses set-up, colours, the cell copy and key reading (see screen.h).
+ *
+ * Why the copy compares cells itself instead of leaving it to ncurses: widgets redraw whole panels,
+ * and handing ncurses 10,000 unchanged cells per frame costs more than comparing them here. Only
+ * cells whose glyph or role changed are given to ncurses, and ncurses then sends the terminal the
+ * least it can. One doupdate per frame, so a frame never shows half drawn.
+ */
+#include "tui/screen.h"
+
+#include <curses.h>
+#include <langinfo.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+#include <wchar.h>
+
+#include "tui/keymap.h"
+#include "util/xalloc.h"
+
+struct screen {
+    theme th;
+    screen_opts opts;
+    int w, h;
+    cell *prev; /* what the terminal shows, w * h; NULL or stale: repaint everything */
+    bool valid;
+    attr_t attr[ROLE_COUNT];
+    short pair[ROLE_COUNT];
+};
+
+static volatile sig_atomic_t curses_active;
+
+/* ---- restoring the terminal ----------------------------------------------------------------- */
+
+static void restore_terminal(void)
+{
+    if (curses_active && !isendwin()) {
+        curs_set(1);
+        endwin();
+    }
+    curses_active = 0;
+}
+
+/* Best effort on a crash: endwin is not async-signal-safe, but a terminal left in raw mode with an
+ * invisible cursor is worse than the small risk. Then the default action (core dump). */
+static void on_fatal_signal(int sig)
+{
+    restore_terminal();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void install_fatal_handlers(void)
+{
+    static const int sigs[] = { SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL };
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+        struct sigaction old;
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_DFL) /* keep ASan's */
+            signal(sigs[i], on_fatal_signal);
+    }
+}
+
+/* ---- colours -------------------------------------------------------------------------------- */
+
+typedef struct role_style {
+    short fg256, bg256, fg8, bg8; /* -1: terminal default */
+    attr_t attr, mono;            /* attributes with colour / without */
+} role_style;
+
+static const role_style styles[ROLE_COUNT] = {
+    [ROLE_NORMAL] = { -1, -1, -1, -1, A_NORMAL, A_NORMAL },
+    [ROLE_DIM] = { 244, -1, COLOR_WHITE, -1, A_NORMAL, A_DIM },
+    [ROLE_HEADER] = { 75, -1, COLOR_CYAN, -1, A_BOLD, A_BOLD | A_UNDERLINE },
+    [ROLE_BID] = { 41, -1, COLOR_GREEN, -1, A_NORMAL, A_NORMAL },
+    [ROLE_ASK] = { 203, -1, COLOR_RED, -1, A_NORMAL, A_NORMAL },
+    [ROLE_BID_BAR] = { 28, -1, COLOR_GREEN, -1, A_NORMAL, A_DIM },
+    [ROLE_ASK_BAR] = { 124, -1, COLOR_RED, -1, A_NORMAL, A_DIM },
+    [ROLE_FLASH_ADD] = { 16, 41, COLOR_BLACK, COLOR_GREEN, A_NORMAL, A_REVERSE },
+    [ROLE_FLASH_PULL] = { 16, 203, COLOR_BLACK, COLOR_RED, A_NORMAL, A_UNDERLINE | A_BOLD },
+    [ROLE_UP] = { 46, -1, COLOR_GREEN, -1, A_BOLD, A_BOLD },
+    [ROLE_DOWN] = { 196, -1, COLOR_RED, -1, A_BOLD, A_UNDERLINE },
+    [ROLE_LARGE_BUY] = { 16, 46, COLOR_BLACK, COLOR_GREEN, A_BOLD, A_REVERSE | A_BOLD },
+    [ROLE_LARGE_SELL] = { 231, 160, COLOR_WHITE, COLOR_RED, A_BOLD, A_REVERSE | A_UNDERLINE },
+    [ROLE_OK] = { 46, -1, COLOR_GREEN, -1, A_BOLD, A_BOLD },
+    [ROLE_WARN] = { 16, 220, COLOR_BLACK, COLOR_YELLOW, A_BOLD, A_REVERSE },
+    [ROLE_ERROR] = { 231, 160, COLOR_WHITE, COLOR_RED, A_BOLD, A_REVERSE | A_BOLD },
+    [ROLE_SELECTED] = { 16, 153, COLOR_BLACK, COLOR_CYAN, A_BOLD, A_REVERSE | A_BOLD },
+    [ROLE_DEMO] = { 16, 213, COLOR_BLACK, COLOR_MAGENTA, A_BOLD, A_REVERSE | A_BOLD },
+};
+
+static color_depth detect_depth(void)
+{
+    const char *no_color = getenv("NO_COLOR"); /* https://no-color.org: set and not empty */
+    if ((no_color && no_color[0]) || !has_colors() || start_color() == ERR)
+        return DEPTH_MONO;
+    if (COLORS >= 256 && COLOR_PAIRS > ROLE_COUNT)
+        return DEPTH_256;
+    if (COLORS >= 16)
+        return DEPTH_16;
+    return COLORS >= 8 ? DEPTH_8 : DEPTH_MONO;
+}
+
+/* 16 colours: the bright variants of the 8 for emphasis roles. */
+static short bright(short c, color_depth d, attr_t attr)
+{
+    return d == DEPTH_16 && c >= 0 && c < 8 && (attr & A_BOLD) ? (short)(c + 8) : c;
+}
+
+static void setup_colours(screen *s)
+{
+    color_depth d = s->th.depth;
+    bool default_bg = d != DEPTH_MONO && use_default_colors() == OK;
+    for (int r = 0; r < ROLE_COUNT; r++) {
+        const role_style *st = &styles[r];
+        s->pair[r] = 0;
+        s->attr[r] = d == DEPTH_MONO ? st->mono : st->attr;
+        if (d == DEPTH_MONO)
+            continue;
+        short fg = d == DEPTH_256 ? st->fg256 : bright(st->fg8, d, st->attr);
+        short bg = d == DEPTH_256 ? st->bg256 : st->bg8;
+        if (!default_bg) {
+            fg = fg < 0 ? COLOR_WHITE : fg;
+            bg = bg < 0 ? COLOR_BLACK : bg;
+        }
+        if (init_pair((short)(r + 1), fg, bg) == OK)
+            s->pair[r] = (short)(r + 1);
+    }
+}
+
+/* ---- open / close --------------------------------------------------------------------------- */
+
+static bool locale_is_utf8(void)
+{
+    const char *cs = nl_langinfo(CODESET);
+    return cs && (!strcmp(cs, "UTF-8") || !strcmp(cs, "utf8"));
+}
+
+screen *screen_open(const screen_opts *o, char *why, size_t why_cap)
+{
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+        snprintf(why, why_cap, "the terminal UI needs a terminal (use --headless otherwise)");
+        return NULL;
+    }
+    setlocale(LC_ALL, "");
+    bool utf8 = locale_is_utf8() && !(o && o->force_ascii);
+    if (!newterm(NULL, stdout, stdin)) {
+        snprintf(why, why_cap, "cannot start the terminal (TERM=%s)",
+                 getenv("TERM") ? getenv("TERM") : "unset");
+        return NULL;
+    }
+    curses_active = 1;
+    atexit(restore_terminal);
+    install_fatal_handlers();
+    screen *s = xcalloc(1, sizeof *s);
+    if (o)
+        s->opts = *o;
+    cbreak();
+    noecho();
+    keypad(stdscr, TRUE);
+    nodelay(stdscr, TRUE);
+    set_escdelay(25); /* Esc alone closes overlays without a second's wait */
+    curs_set(0);
+    leaveok(stdscr, TRUE);
+    theme_init(&s->th, utf8, detect_depth());
+    setup_colours(s);
+    getmaxyx(stdscr, s->h, s->w);
+    return s;
+}
+
+void screen_close(screen *s)
+{
+    restore_terminal();
+    if (!s)
+        return;
+    free(s->prev);
+    free(s);
+}
+
+const theme *screen_theme(const screen *s)
+{
+    return &s->th;
+}
+
+void screen_size(const screen *s, int *w, int *h)
+{
+    *w = s->w;
+    *h = s->h;
+}
+
+void screen_invalidate(screen *s)
+{
+    s->valid = false;
+    clearok(curscr, TRUE);
+}
+
+bool screen_resize(screen *s)
+{
+    struct winsize ws;
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 && ws.ws_col > 0 &&
+        (ws.ws_row != LINES || ws.ws_col != COLS))
+        resizeterm(ws.ws_row, ws.ws_col);
+    int w, h;
+    getmaxyx(stdscr, h, w);
+    bool changed = w != s->w || h != s->h;
+    s->w = w;
+    s->h = h;
+    if (changed)
+        screen_invalidate(s);
+    return changed;
+}
+
+void screen_suspend(screen *s)
+{
+    def_prog_mode();
+    endwin();
+    fflush(stdout);
+    kill(getpid(), SIGSTOP); /* SIGTSTP itself is blocked: the loop took it from its signalfd */
+    reset_prog_mode();
+    screen_invalidate(s);
+    screen_resize(s);
+}
+
+/* ---- drawing -------------------------------------------------------------------------------- */
+
+static bool same_cell(const cell *a, const cell *b)
+{
+    return a->role == b->role && !strcmp(a->glyph, b->glyph);
+}
+
+static void put_cell(screen *s, int x, int y, const cell *c)
+{
+    wchar_t wc[2] = { L' ', 0 };
+    if ((unsigned char)c->glyph[0] < 0x80)
+        wc[0] = c->glyph[0] ? (wchar_t)c->glyph[0] : L' ';
+    else {
+        mbstate_t st;
+        memset(&st, 0, sizeof st);
+        if (mbrtowc(&wc[0], c->glyph, strlen(c->glyph), &st) > 4)
+            wc[0] = L'?';
+    }
+    int r = c->role < ROLE_COUNT ? c->role : ROLE_NORMAL;
+    cchar_t cc;
+    setcchar(&cc, wc, s->attr[r], s->pair[r], NULL);
+    mvwadd_wch(stdscr, y, x, &cc); /* ERR in the bottom-right cell is expected: it is written */
+}
+
+static void ensure_prev(screen *s, int w, int h)
+{
+    if (s->prev && s->valid)
+        return;
+    free(s->prev);
+    s->prev = xcalloc((size_t)w * (size_t)h, sizeof *s->prev);
+}
+
+int screen_draw(screen *s, const canvas *c)
+{
+    int w = canvas_width(c) < s->w ? canvas_width(c) : s->w;
+    int h = canvas_height(c) < s->h ? canvas_height(c) : s->h;
+    bool full = !s->valid || s->opts.repaint_all;
+    ensure_prev(s, s->w, s->h);
+    int written = 0;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            const cell *now = canvas_at(c, x, y);
+            cell *was = &s->prev[(size_t)y * (size_t)s->w + (size_t)x];
+            if (!now || (!full && same_cell(now, was)))
+                continue;
+            put_cell(s, x, y, now);
+            *was = *now;
+            written++;
+        }
+    if (s->opts.repaint_all)
+        clearok(curscr, TRUE);
+    wnoutrefresh(stdscr);
+    doupdate();
+    s->valid = true;
+    return written;
+}
+
+/* ---- keys ----------------------------------------------------------------------------------- */
+
+static int special_key(wint_t k)
+{
+    static const struct {
+        int curses, km;
+    } map[] = {
+        { KEY_LEFT, KM_KEY_LEFT },   { KEY_RIGHT, KM_KEY_RIGHT },
+        { KEY_UP, KM_KEY_UP },       { KEY_DOWN, KM_KEY_DOWN },
+        { KEY_HOME, KM_KEY_HOME },   { KEY_END, KM_KEY_END },
+        { KEY_PPAGE, KM_KEY_PGUP },  { KEY_NPAGE, KM_KEY_PGDN },
+        { KEY_IC, KM_KEY_INSERT },   { KEY_DC, KM_KEY_DELETE },
+        { KEY_BTAB, KM_KEY_BTAB },   { KEY_RESIZE, KM_KEY_RESIZE },
+        { KEY_ENTER, KM_KEY_ENTER }, { KEY_BACKSPACE, KM_KEY_BACKSPACE },
+    };
+    for (size_t i = 0; i < sizeof map / sizeof *map; i++)
+        if ((wint_t)map[i].curses == k)
+            return map[i].km;
+    if (k >= (wint_t)KEY_F(1) && k <= (wint_t)KEY_F(12))
+        return KM_KEY_F1 + (int)(k - (wint_t)KEY_F(1));
+    return -2; /* a key bfmon has no name for: ignored */
+}
+
+int screen_key(screen *s)
+{
+    (void)s;
+    for (;;) {
+        wint_t k;
+        int rc = wget_wch(stdscr, &k);
+        if (rc == ERR)
+            return -1;
+        if (rc == KEY_CODE_YES) {
+            int km = special_key(k);
+            if (km == -2)
+                continue;
+            return km;
+        }
+        if (k == '\r')
+            return KM_KEY_ENTER;
+        if (k == 8)
+            return KM_KEY_BACKSPACE;
+        return (int)k;
+    }
+}
+
+int screen_input_fd(const screen *s)
+{
+    (void)s;
+    return STDIN_FILENO;
+}
