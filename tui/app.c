@@ -554,8 +554,15 @@ static void draw_data_panels(app *a, const view_symbol *v, int64_t now)
     if (panel_due(a, P_TAPE, l->tape, sig_tape(v)))
         tape_draw(a->cv, l->tape, a->th, v, 0);
     int64_t now_ms = clk_real_ns() / CLK_NS_PER_MS;
-    if (panel_due(a, P_STRIP, l->strip, sig_strip(v, now_ms / 1000)))
-        strip_draw(a->cv, l->strip, a->th, v, now_ms);
+    if (panel_due(a, P_STRIP, l->strip, sig_strip(v, now_ms / 1000))) {
+        /* The selected symbol's name leads the strip: the one place that says whose book the
+         * ladder shows. */
+        rect sr = l->strip;
+        int nw = canvas_put(a->cv, sr.x, sr.y, sr, ROLE_HEADER, v->symbol) + 2;
+        sr.x += nw;
+        sr.w -= nw;
+        strip_draw(a->cv, sr, a->th, v, now_ms);
+    }
     if (panel_due(a, P_LATENCY, l->latency, sig_latency(a, v))) {
         latency_input in = { v, &a->g, a->drawn_lat, a->nhistory ? a->history : NULL, a->nhistory };
         latency_draw(a->cv, l->latency, a->th, &in);
