@@ -166,6 +166,7 @@ typedef struct copy_req {
 typedef struct esym {
     engine *e;
     unsigned idx, shard;
+    int64_t tick; /* worker only: tickSize in the price scale (0: unknown) */
     char name[SYM_NAME_MAX], lower[SYM_NAME_MAX];
     _Atomic bool active;
     _Atomic int stale_streams;
@@ -431,8 +432,13 @@ static market *sym_market(esym *s)
 {
     if (!s->m) {
         const symtab *t = s->e->syms;
-        market_config cfg = { .info = t ? symtab_find(t, s->name, strlen(s->name)) : NULL };
+        const sym_info *info = t ? symtab_find(t, s->name, strlen(s->name)) : NULL;
+        market_config cfg = { .info = info };
         s->m = market_create(s->name, &cfg);
+        dec_scale px, qty;
+        if (info && market_scales(s->m, &px, &qty) &&
+            dec_parse(info->tick_size, strlen(info->tick_size), &px, &s->tick) < 0)
+            s->tick = 0;
         s->rate_t = clk_mono_ns(); /* the first rate covers the time since the first record */
     }
     return s->m;
@@ -644,6 +650,7 @@ static void build_view(shard *sh, esym *s, int64_t now)
     view_symbol *v = &s->stage;
     v->version = ++s->pub_version;
     v->published_mono_ns = now;
+    v->tick = s->tick;
     v->last_msg_mono_ns = s->last_msg_mono;
     v->stream_stale = atomic_load_explicit(&s->stale_streams, memory_order_relaxed) > 0;
     if (now - s->lat_t >= LAT_REFRESH_NS)

@@ -59,6 +59,7 @@ typedef struct view_symbol {
 
     bool has_scale;
     dec_scale px_scale, qty_scale;
+    int64_t tick; /* tickSize in px_scale units from exchangeInfo; 0 when unknown */
     int64_t last_update_id;
     book_level bids[VIEW_LEVELS], asks[VIEW_LEVELS]; /* best first */
     size_t nbids, nasks;

@@ -538,7 +538,9 @@ static void draw_data_panels(app *a, const view_symbol *v, int64_t now)
 {
     const layout *l = &a->lay;
     if (panel_due(a, P_LADDER, l->ladder, sig_ladder(a, v))) {
-        ladder_input in = { v, a->group, a->marks, a->nmarks };
+        /* Grouping counts ticks; the ladder wants price units. */
+        int64_t tick = spread_tick(v);
+        ladder_input in = { v, a->group * (tick > 0 ? tick : 1), a->marks, a->nmarks };
         ladder_draw(a->cv, l->ladder, a->th, &in);
     }
     if (panel_due(a, P_SPREAD, l->spread, v->version ^ FNV0))

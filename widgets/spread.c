@@ -67,10 +67,12 @@ static uint64_t gcd_gap(uint64_t a, int64_t x, int64_t y)
     return a;
 }
 
-/* The view has no tickSize: a scale unit above 1 is the tick; otherwise the gcd of the gaps
- * between the levels in view, trusted only over enough gaps (0: unknown). */
-static int64_t infer_tick(const view_symbol *v)
+/* The exchangeInfo tickSize when the view has it; else a scale unit above 1 is the tick; otherwise
+ * the gcd of the gaps between the levels in view, trusted only over enough gaps (0: unknown). */
+int64_t spread_tick(const view_symbol *v)
 {
+    if (v->tick > 0)
+        return v->tick;
     if (v->px_scale.unit > 1)
         return v->px_scale.unit;
     uint64_t g = 0;
@@ -97,7 +99,7 @@ static int64_t round_div(__int128 num, __int128 den)
 
 static void spread_detail(const view_symbol *v, int64_t bid, int64_t ask, char *buf, size_t cap)
 {
-    int64_t spread = ask - bid, tick = infer_tick(v); /* the caller checked for overflow */
+    int64_t spread = ask - bid, tick = spread_tick(v); /* the caller checked for overflow */
     /* hundredths of a basis point: spread / mid * 1e4 * 100 = spread * 2e6 / (bid + ask) */
     __int128 sum = (__int128)bid + ask;
     int64_t bps100 = sum > 0 ? round_div((__int128)spread * 2000000, sum) : 0;

@@ -17,5 +17,8 @@
 #include "widgets/canvas.h"
 
 void spread_draw(canvas *c, rect r, const theme *t, const view_symbol *v, int levels);
+/* The symbol's tick in price units: the view's tickSize from exchangeInfo, else inferred from the
+ * levels in view (0 when it cannot be told). The ladder's grouping counts in these. */
+int64_t spread_tick(const view_symbol *v);
 
 #endif
