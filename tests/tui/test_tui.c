@@ -33,7 +33,8 @@ typedef struct tui {
     char sock[64];
     tu_sim sim;
     bool have_sim, have_tmux;
-    char *dir; /* the wrapper script */
+    char *dir;       /* the wrapper script */
+    const char *env; /* "NAME=value" exported before bfmon starts, or NULL */
 } tui;
 
 /* One per test process (Criterion forks each test): each test's .fini stops whatever is still
@@ -82,6 +83,8 @@ static char *write_wrapper(tui *t, const char *extra)
     FILE *f = fopen(path, "w");
     cr_assert(f, "cannot write %s", path);
     fprintf(f, "export LANG=C.UTF-8\n");
+    if (t->env)
+        fprintf(f, "export %s\n", t->env);
     if (t->have_sim)
         fprintf(f, "%s --rest-url %s --ws-url %s %s\n", bfmon, t->sim.rest, t->sim.ws,
                 extra ? extra : "");
@@ -570,4 +573,51 @@ Test(tui, pause_freezes_the_display_and_says_so, .fini = cleanup)
     wait_screen(t, has_text, "PAUSED", WAIT_MS, "the PAUSED mark");
     keys(t, "p");
     wait_screen(t, lacks_text, "PAUSED", WAIT_MS, "the PAUSED mark to go");
+}
+
+/* The pane with its escape sequences (colours and attributes) left in. */
+static char *capture_escapes(const tui *t)
+{
+    char *out = NULL;
+    tmux(t, &out, "capture-pane -e -p -t bf");
+    return out;
+}
+
+/* A colour sequence of any depth: SGR 30-37/40-47 (8), 90-97/100-107 (16), 38;5/48;5 (256). */
+static bool has_colour_sgr(const char *cap)
+{
+    return matches(cap, "\x1b\\[([0-9;]*;)?(3[0-7]|4[0-7]|9[0-7]|10[0-7]|38;5;[0-9]+|48;5;[0-9]+)"
+                        "(;[0-9;]*)?m");
+}
+
+static bool colours_seen(const char *cap, const void *ctx)
+{
+    (void)cap;
+    char *esc = capture_escapes(ctx);
+    bool yes = has_colour_sgr(esc);
+    free(esc);
+    return yes;
+}
+
+Test(tui, colours_are_used_when_the_terminal_has_them, .fini = cleanup)
+{
+    tui *t = &T;
+    start_sim(t, five);
+    start_ui(t, 120, 40, NULL);
+    wait_live_btc(t);
+    wait_screen(t, colours_seen, t, WAIT_MS, "colour escapes in the pane");
+}
+
+/* https://no-color.org: with NO_COLOR set (to anything non-empty) no colour is emitted; the screen
+ * still works (attributes such as bold or reverse may remain). */
+Test(tui, no_color_is_respected, .fini = cleanup)
+{
+    tui *t = &T;
+    t->env = "NO_COLOR=1";
+    start_sim(t, five);
+    start_ui(t, 120, 40, NULL);
+    wait_live_btc(t);
+    char *esc = capture_escapes(t);
+    cr_expect(!has_colour_sgr(esc), "colour escapes with NO_COLOR set:\n%s", esc);
+    free(esc);
 }
