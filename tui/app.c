@@ -55,6 +55,7 @@
 #define MARKS_MAX       256
 #define DOWN_GRACE_NS   (3 * CLK_NS_PER_S) /* a route down this long is worth a message */
 #define MAX_GROUP       1000000
+#define SLOW_NS         (CLK_NS_PER_S / 4) /* sparklines and latency figures: at most 4 Hz */
 
 enum panel { P_LADDER, P_SPREAD, P_SPARK, P_TAPE, P_STRIP, P_LATENCY, P_WATCH, P_STATUS, P_COUNT };
 
@@ -186,7 +187,10 @@ typedef struct app {
 
     int64_t down_since_ns;
     uint64_t sig[P_COUNT];
-    bool all_dirty; /* relayout, overlay closed, symbol switch: every panel redraws */
+    uint64_t slow_key[P_COUNT]; /* what a rate-limited panel shows (symbol, state) at its draw */
+    int64_t slow_at[P_COUNT];   /* when a rate-limited panel was last drawn */
+    int64_t slow_due_ns;        /* a rate-limited panel has news to show then (INT64_MAX: none) */
+    bool all_dirty;             /* relayout, overlay closed, symbol switch: every panel redraws */
     bool dirty;
     bool hot; /* data arrived for the last frame: poll the version on the frame clock */
     uint64_t seen_version; /* engine_version() at the last frame */
@@ -448,14 +452,20 @@ static uint64_t sig_ladder(const app *a, const view_symbol *v)
     return fnv(h, v->symbol, sizeof v->symbol);
 }
 
-static uint64_t sig_spark(const view_symbol *v)
+static uint64_t key_spark(const view_symbol *v)
 {
     uint64_t h = FNV0;
-    MIX(h, v->nticks);
     MIX(h, v->state);
+    return fnv(h, v->symbol, sizeof v->symbol);
+}
+
+static uint64_t sig_spark(const view_symbol *v)
+{
+    uint64_t h = key_spark(v);
+    MIX(h, v->nticks);
     if (v->nticks)
         MIX(h, v->ticks[v->nticks - 1]);
-    return fnv(h, v->symbol, sizeof v->symbol);
+    return h;
 }
 
 static uint64_t sig_tape(const view_symbol *v)
@@ -487,7 +497,8 @@ static uint64_t sig_latency(const app *a, const view_symbol *v)
     return h;
 }
 
-static uint64_t sig_watch(const app *a)
+/* The watchlist's selection, names and states: a change there shows at once. */
+static uint64_t key_watch(const app *a)
 {
     uint64_t h = FNV0;
     MIX(h, a->sel);
@@ -495,6 +506,15 @@ static uint64_t sig_watch(const app *a)
         const view_symbol *v = a->watch[i].v;
         h = fnv(h, v->symbol, sizeof v->symbol);
         MIX(h, v->state);
+    }
+    return h;
+}
+
+static uint64_t sig_watch(const app *a)
+{
+    uint64_t h = key_watch(a);
+    for (size_t i = 0; i < a->nwatch; i++) {
+        const view_symbol *v = a->watch[i].v;
         MIX(h, v->nticks);
         if (v->nticks)
             MIX(h, v->ticks[v->nticks - 1].mid_x2);
@@ -524,6 +544,26 @@ static uint64_t sig_status(const app *a, int64_t now_s, const char *msg)
 
 /* ---- drawing ---------------------------------------------------------------------------------- */
 
+/* Sparklines and latency figures move with every update under a busy feed, yet redrawn 20 times
+ * a second they say nothing more than 4 times a second, and a scrolling sparkline changes every
+ * one of its cells. So their data redraws them at most every SLOW_NS; a change of key (symbol,
+ * state, selection) or a full redraw still shows at once, and the news held back is drawn when
+ * its time comes even if the feed went quiet (slow_due_ns). Returns the signature to compare. */
+static uint64_t slow_sig(app *a, enum panel p, uint64_t key, uint64_t sig, int64_t now)
+{
+    if (sig == a->sig[p])
+        return sig;
+    bool at_once = a->all_dirty || a->cfg->repaint_all || key != a->slow_key[p];
+    if (!at_once && now - a->slow_at[p] < SLOW_NS) {
+        int64_t due = a->slow_at[p] + SLOW_NS;
+        a->slow_due_ns = due < a->slow_due_ns ? due : a->slow_due_ns;
+        return a->sig[p];
+    }
+    a->slow_key[p] = key;
+    a->slow_at[p] = now;
+    return sig;
+}
+
 /* Redraw panel p into r when its signature moved (or everything is dirty). */
 static bool panel_due(app *a, enum panel p, rect r, uint64_t sig)
 {
@@ -545,7 +585,7 @@ static void draw_data_panels(app *a, const view_symbol *v, int64_t now)
     }
     if (panel_due(a, P_SPREAD, l->spread, v->version ^ FNV0))
         spread_draw(a->cv, l->spread, a->th, v, SPREAD_LEVELS);
-    if (panel_due(a, P_SPARK, l->spark, sig_spark(v))) {
+    if (panel_due(a, P_SPARK, l->spark, slow_sig(a, P_SPARK, key_spark(v), sig_spark(v), now))) {
         int64_t vals[VIEW_TICKS];
         for (size_t i = 0; i < v->nticks; i++)
             vals[i] = v->ticks[i].mid_x2;
@@ -565,11 +605,10 @@ static void draw_data_panels(app *a, const view_symbol *v, int64_t now)
         sr.w -= nw;
         strip_draw(a->cv, sr, a->th, v, now_ms);
     }
-    if (panel_due(a, P_LATENCY, l->latency, sig_latency(a, v))) {
+    if (panel_due(a, P_LATENCY, l->latency, slow_sig(a, P_LATENCY, FNV0, sig_latency(a, v), now))) {
         latency_input in = { v, &a->g, a->drawn_lat, a->nhistory ? a->history : NULL, a->nhistory };
         latency_draw(a->cv, l->latency, a->th, &in);
     }
-    (void)now;
 }
 
 static void draw_chrome(app *a, int64_t now)
@@ -578,7 +617,7 @@ static void draw_chrome(app *a, int64_t now)
     const view_symbol *syms[WATCH_MAX];
     for (size_t i = 0; i < a->nwatch; i++)
         syms[i] = a->watch[i].v;
-    if (panel_due(a, P_WATCH, l->watchlist, sig_watch(a)))
+    if (panel_due(a, P_WATCH, l->watchlist, slow_sig(a, P_WATCH, key_watch(a), sig_watch(a), now)))
         watchlist_draw(a->cv, l->watchlist, a->th, syms, a->nwatch, a->sel);
     char buf[512];
     const char *msg = current_message(a, now, buf, sizeof buf);
@@ -635,6 +674,7 @@ static void frame(app *a, int64_t now)
     a->seen_version = version;
     refresh_views(a, now);
     sample_history(a, now);
+    a->slow_due_ns = INT64_MAX;
     if (a->lay.too_small) {
         draw_too_small(a);
     } else {
@@ -861,7 +901,8 @@ static int64_t next_deadline(app *a, int64_t now)
     }
     int64_t t = a->next_tick_ns;
     int64_t fx = flash_next_expiry(a->fl);
-    return fx < t ? fx : t;
+    t = fx < t ? fx : t;
+    return a->slow_due_ns < t ? a->slow_due_ns : t;
 }
 
 static void wait_events(app *a)
@@ -897,7 +938,7 @@ static void tick(app *a, int64_t now)
         a->dirty = true;
         a->next_tick_ns = (now / CLK_NS_PER_S + 1) * CLK_NS_PER_S;
     }
-    if (flash_next_expiry(a->fl) <= now)
+    if (flash_next_expiry(a->fl) <= now || a->slow_due_ns <= now)
         a->dirty = true;
     if (a->hot && now - a->last_frame_ns >= a->frame_interval_ns) {
         if (engine_version(a->e) != a->seen_version)
@@ -1006,6 +1047,7 @@ int app_run(const app_config *cfg, char *why, size_t why_cap)
     a->frame_interval_ns = CLK_NS_PER_S / (cfg->fps > 0 ? cfg->fps : APP_DEFAULT_FPS);
     a->started_ns = clk_mono_ns();
     a->last_frame_ns = a->started_ns - a->frame_interval_ns;
+    a->slow_due_ns = INT64_MAX;
     initial_watchlist(a);
     relayout(a);
     if (cfg->first_message)

@@ -68,28 +68,38 @@ static bool covered(const book_level *lv, size_t n, book_side side, int64_t px)
     return side == BOOK_BID ? px >= lv[n - 1].px : px <= lv[n - 1].px;
 }
 
-static const book_level *find_level(const book_level *lv, size_t n, int64_t px)
+/* Does price a come before price b on this side (bids high to low, asks low to high)? */
+static bool before(book_side side, int64_t a, int64_t b)
 {
-    for (size_t i = 0; i < n; i++)
-        if (lv[i].px == px)
-            return &lv[i];
-    return NULL;
+    return side == BOOK_BID ? a > b : a < b;
+}
+
+/* The level at px in lv, best first, looked up with a cursor that only moves forward: callers ask
+ * in the side's order, so comparing two copies is one pass instead of one scan per level. */
+static const book_level *find_level(const book_level *lv, size_t n, size_t *cur, book_side side,
+                                    int64_t px)
+{
+    while (*cur < n && before(side, lv[*cur].px, px))
+        (*cur)++;
+    return *cur < n && lv[*cur].px == px ? &lv[*cur] : NULL;
 }
 
 static void compare_side(flash *f, book_side side, const side_copy *old, const book_level *lv,
                          size_t n, int64_t until)
 {
+    size_t cur = 0;
     for (size_t i = 0; i < n; i++) {
         if (!covered(old->lv, old->n, side, lv[i].px))
             continue;
-        const book_level *o = find_level(old->lv, old->n, lv[i].px);
+        const book_level *o = find_level(old->lv, old->n, &cur, side, lv[i].px);
         if (!o || lv[i].qty > o->qty)
             add_mark(f, side, lv[i].px, LADDER_ADD, until);
         else if (lv[i].qty < o->qty)
             add_mark(f, side, lv[i].px, LADDER_PULL, until);
     }
+    cur = 0;
     for (size_t i = 0; i < old->n; i++)
-        if (covered(lv, n, side, old->lv[i].px) && !find_level(lv, n, old->lv[i].px))
+        if (covered(lv, n, side, old->lv[i].px) && !find_level(lv, n, &cur, side, old->lv[i].px))
             add_mark(f, side, old->lv[i].px, LADDER_PULL, until);
 }
 

@@ -12,6 +12,7 @@
 #include <langinfo.h>
 #include <locale.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,17 @@
 #include "tui/keymap.h"
 #include "util/xalloc.h"
 
+#define RUN_MAX    256 /* cells per ncurses call */
+#define RUN_GAP    3   /* unchanged cells a run may bridge */
+#define WIDE_SLOTS 256
+
+typedef struct wide_slot {
+    uint32_t key; /* the glyph's bytes */
+    uint8_t role;
+    bool used;
+    cchar_t cc;
+} wide_slot;
+
 struct screen {
     theme th;
     screen_opts opts;
@@ -30,6 +42,7 @@ struct screen {
     bool valid;
     attr_t attr[ROLE_COUNT];
     short pair[ROLE_COUNT];
+    wide_slot wide[WIDE_SLOTS]; /* filled after the colours are set up */
 };
 
 static volatile sig_atomic_t curses_active;
@@ -168,6 +181,11 @@ screen *screen_open(const screen_opts *o, char *why, size_t why_cap)
     theme_init(&s->th, utf8, detect_depth());
     setup_colours(s);
     getmaxyx(stdscr, s->h, s->w);
+    /* Until the first endwin, ncurses (6.4) flushes its output after every cursor move, which made
+     * each frame dozens of small tty writes. Leaving and resuming once at start (what Ctrl-Z does)
+     * moves it to its running state: one write per frame. The first doupdate resumes. */
+    def_prog_mode();
+    endwin();
     return s;
 }
 
@@ -226,26 +244,80 @@ void screen_suspend(screen *s)
 
 /* ---- drawing -------------------------------------------------------------------------------- */
 
+/* Cells compare as plain bytes: the canvas pads every glyph with NULs to its end. */
 static bool same_cell(const cell *a, const cell *b)
 {
-    return a->role == b->role && !strcmp(a->glyph, b->glyph);
+    return !memcmp(a, b, sizeof *a);
 }
 
-static void put_cell(screen *s, int x, int y, const cell *c)
+static int role_of(const cell *c)
 {
-    wchar_t wc[2] = { L' ', 0 };
-    if ((unsigned char)c->glyph[0] < 0x80)
-        wc[0] = c->glyph[0] ? (wchar_t)c->glyph[0] : L' ';
-    else {
-        mbstate_t st;
-        memset(&st, 0, sizeof st);
-        if (mbrtowc(&wc[0], c->glyph, strlen(c->glyph), &st) > 4)
-            wc[0] = L'?';
+    return c->role < ROLE_COUNT ? c->role : ROLE_NORMAL;
+}
+
+static uint32_t glyph_key(const cell *c)
+{
+    uint32_t k;
+    memcpy(&k, c->glyph, sizeof k);
+    return k;
+}
+
+/* The ncurses form of a non-ASCII cell, cached: the same few block and box glyphs recur on every
+ * frame, and mbrtowc + setcchar for each of them was a visible part of a frame. */
+static const cchar_t *wide_cell(screen *s, const cell *c)
+{
+    int r = role_of(c);
+    uint32_t key = glyph_key(c);
+    uint32_t h = (key * 2654435761u ^ (uint32_t)r * 40503u) >> (32 - 8);
+    wide_slot *slot = &s->wide[h % WIDE_SLOTS];
+    if (slot->used && slot->key == key && slot->role == r)
+        return &slot->cc;
+    wchar_t wc[2] = { L'?', 0 };
+    mbstate_t st;
+    memset(&st, 0, sizeof st);
+    if (mbrtowc(&wc[0], c->glyph, strlen(c->glyph), &st) > 4)
+        wc[0] = L'?';
+    setcchar(&slot->cc, wc, s->attr[r], s->pair[r], NULL);
+    slot->key = key;
+    slot->role = (uint8_t)r;
+    slot->used = true;
+    return &slot->cc;
+}
+
+static bool run_is_ascii(const cell *c, int n)
+{
+    for (int i = 0; i < n; i++)
+        if ((unsigned char)c[i].glyph[0] >= 0x80)
+            return false;
+    return true;
+}
+
+/* n cells of one row at (x, y) in one call. An ASCII run goes in as chtypes, which skips the
+ * wide-character path (wcwidth, setcchar) altogether. Neither call moves the cursor or wraps, so
+ * the bottom-right cell is written like any other. */
+static void put_run(screen *s, int x, int y, const cell *c, int n)
+{
+    if (run_is_ascii(c, n)) {
+        chtype buf[RUN_MAX];
+        for (int i = 0; i < n; i++) {
+            int r = role_of(&c[i]);
+            chtype ch = c[i].glyph[0] ? (chtype)(unsigned char)c[i].glyph[0] : (chtype)' ';
+            buf[i] = ch | s->attr[r] | (chtype)COLOR_PAIR(s->pair[r]);
+        }
+        mvwaddchnstr(stdscr, y, x, buf, n);
+        return;
     }
-    int r = c->role < ROLE_COUNT ? c->role : ROLE_NORMAL;
-    cchar_t cc;
-    setcchar(&cc, wc, s->attr[r], s->pair[r], NULL);
-    mvwadd_wch(stdscr, y, x, &cc); /* ERR in the bottom-right cell is expected: it is written */
+    cchar_t buf[RUN_MAX];
+    for (int i = 0; i < n; i++) {
+        if ((unsigned char)c[i].glyph[0] >= 0x80) {
+            buf[i] = *wide_cell(s, &c[i]);
+            continue;
+        }
+        int r = role_of(&c[i]);
+        wchar_t wc[2] = { c[i].glyph[0] ? (wchar_t)c[i].glyph[0] : L' ', 0 };
+        setcchar(&buf[i], wc, s->attr[r], s->pair[r], NULL);
+    }
+    mvwadd_wchnstr(stdscr, y, x, buf, n);
 }
 
 static void ensure_prev(screen *s, int w, int h)
@@ -256,6 +328,34 @@ static void ensure_prev(screen *s, int w, int h)
     s->prev = xcalloc((size_t)w * (size_t)h, sizeof *s->prev);
 }
 
+/* Copies the changed cells of one row in runs. Up to RUN_GAP unchanged cells between two changed
+ * ones join the run: rewriting them is cheaper than another call, and doupdate sends the terminal
+ * nothing for them since they equal what it shows. Returns the cells that changed. */
+static int draw_row(screen *s, const cell *now, cell *was, int y, int w, bool full)
+{
+    if (!full && !memcmp(now, was, (size_t)w * sizeof *now))
+        return 0;
+    int written = 0;
+    int x = 0;
+    while (x < w) {
+        if (!full && same_cell(&now[x], &was[x])) {
+            x++;
+            continue;
+        }
+        int start = x, end = x + 1; /* [start, end) ends on a changed cell */
+        written++;
+        for (int k = end; k < w && k - start < RUN_MAX && k - end <= RUN_GAP; k++)
+            if (full || !same_cell(&now[k], &was[k])) {
+                end = k + 1;
+                written++;
+            }
+        put_run(s, start, y, &now[start], end - start);
+        memcpy(&was[start], &now[start], (size_t)(end - start) * sizeof *now);
+        x = end;
+    }
+    return written;
+}
+
 int screen_draw(screen *s, const canvas *c)
 {
     int w = canvas_width(c) < s->w ? canvas_width(c) : s->w;
@@ -263,16 +363,8 @@ int screen_draw(screen *s, const canvas *c)
     bool full = !s->valid || s->opts.repaint_all;
     ensure_prev(s, s->w, s->h);
     int written = 0;
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            const cell *now = canvas_at(c, x, y);
-            cell *was = &s->prev[(size_t)y * (size_t)s->w + (size_t)x];
-            if (!now || (!full && same_cell(now, was)))
-                continue;
-            put_cell(s, x, y, now);
-            *was = *now;
-            written++;
-        }
+    for (int y = 0; y < h && w > 0; y++)
+        written += draw_row(s, canvas_at(c, 0, y), &s->prev[(size_t)y * (size_t)s->w], y, w, full);
     if (s->opts.repaint_all)
         clearok(curscr, TRUE);
     wnoutrefresh(stdscr);

@@ -170,10 +170,12 @@ static bool is_control(uint32_t cp)
     return cp < 0x20 || (cp >= 0x7F && cp < 0xA0);
 }
 
-/* Next glyph of text into g (NUL-terminated); returns the bytes consumed (>= 1). */
+/* Next glyph of text into g (NUL-padded to its end, so cells compare as plain bytes); returns the
+ * bytes consumed (>= 1). */
 static int next_glyph(const char *text, char g[5])
 {
     uint32_t cp = 0;
+    memset(g, 0, 5);
     int n = utf8_seq((const unsigned char *)text, &cp);
     if (n == 0 || is_control(cp)) {
         g[0] = '?';
