@@ -49,7 +49,8 @@
 #include "util/xalloc.h"
 
 #define HASH_SIZE        1024u /* > 4 x ENGINE_MAX_SYMBOLS: short probes */
-#define BATCH_MAX        256   /* records applied before the touched views are published */
+#define RSS_REFRESH_NS   CLK_NS_PER_S
+#define BATCH_MAX        256 /* records applied before the touched views are published */
 #define IDLE_WAIT_NS     (100 * CLK_NS_PER_MS)
 #define PERIOD_NS        CLK_NS_PER_S /* rates, latency windows, snapshot retries */
 #define LAT_REFRESH_NS   (250 * CLK_NS_PER_MS)
@@ -258,6 +259,8 @@ struct engine {
     _Atomic int focus; /* slot index, -1 none */
 
     _Atomic uint64_t version, ring_drops, unroutable, messages;
+    /* RSS costs three syscalls: read at most every RSS_REFRESH_NS for views (the UI asks per frame). */
+    _Atomic int64_t rss_bytes, rss_at;
     _Atomic int waiters;
     pthread_mutex_t vlock;
     pthread_cond_t vcond;
@@ -1972,10 +1975,14 @@ void engine_view_global(engine *e, view_global *out)
     out->clock_rtt_ns = atomic_load(&e->rtt_ns);
     for (unsigned i = 0; i < e->nshards; i++)
         out->clock_skewed |= atomic_load(&e->shards[i].skewed);
-    memacct_report mr;
-    memacct_read(&mr);
-    out->rss_bytes = mr.rss_bytes;
-    memcpy(out->mem, mr.bytes, sizeof out->mem);
+    for (int m = 0; m < MEM_MODULE_COUNT; m++)
+        out->mem[m] = memacct_get((memacct_module)m);
+    int64_t now = clk_mono_ns();
+    if (now - atomic_load(&e->rss_at) >= RSS_REFRESH_NS) {
+        atomic_store(&e->rss_at, now);
+        atomic_store(&e->rss_bytes, memacct_rss_bytes());
+    }
+    out->rss_bytes = atomic_load(&e->rss_bytes);
 }
 
 /* ---- book copies ---------------------------------------------------------------------------- */
