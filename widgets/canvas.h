@@ -22,7 +22,7 @@ typedef struct rect {
 } rect;
 
 typedef struct cell {
-    char glyph[5]; /* UTF-8, NUL-terminated; " " for blank */
+    char glyph[5]; /* UTF-8, NUL-padded to the end (so cells compare with memcmp); " " blank */
     uint8_t role;  /* a role (theme.h) */
 } cell;
 
