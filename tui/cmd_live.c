@@ -72,7 +72,8 @@ static void live_usage(FILE *to)
             "  --help-live, --help     this help\n"
             "\n"
             "DUR is a number with an optional unit: ms, s (default), m, h.\n"
-            "Exit status: 0 stopped normally, 1 the engine could not start, 2 usage error.\n",
+            "Exit status: 0 stopped normally, 1 the engine could not start (--headless; the\n"
+            "terminal UI keeps retrying and says why), 2 usage error.\n",
             ENGINE_DEFAULT_REST_URL, ENGINE_DEFAULT_WS_URL, ENGINE_DEFAULT_SYMBOLS);
 }
 

@@ -34,16 +34,6 @@
 #define BOOK_COPY_MAX 200000
 #define CF            "cryptofeed_usdm_20210722/"
 
-static char *sample_path(void)
-{
-    const char *root = getenv("BF_SOURCE_ROOT");
-    cr_assert_not_null(root, "BF_SOURCE_ROOT is not set");
-    size_t n = strlen(root) + 64;
-    char *p = malloc(n);
-    snprintf(p, n, "%s/docs/sample/btcusdt_20240808_head2000.txt.gz", root);
-    return p;
-}
-
 static engine *offline_engine(const char *const *symbols, size_t n, unsigned workers,
                               size_t ring_bytes)
 {
@@ -75,7 +65,7 @@ static bool is_snapshot_line(const recfmt_line *l)
  * the BF_EAGAIN (ring full) answers in *full when given. */
 static void feed_sample(engine *e, unsigned *full)
 {
-    char *path = sample_path();
+    char *path = tu_source_path(TU_SAMPLE);
     recfmt_reader *rd = NULL;
     cr_assert_eq(recfmt_open(path, NULL, &rd, NULL, 0), 0);
     recfmt_line l;
@@ -128,7 +118,7 @@ static replay *replay_sample(void)
 {
     replay *r = NULL;
     cr_assert_eq(replay_create(NULL, &r, NULL, 0), 0);
-    char *path = sample_path();
+    char *path = tu_source_path(TU_SAMPLE);
     cr_assert_eq(replay_file(r, path), 0);
     free(path);
     replay_finish(r);

@@ -450,9 +450,7 @@ static bool reached_capture_end(const view_symbol *v, void *ctx)
  * ends, with the top of book the capture itself verifies (binance-protocol.md §5.3). */
 Test(live, real_capture_travels_over_sockets)
 {
-    char sample[4096];
-    snprintf(sample, sizeof sample, "%s/docs/sample/btcusdt_20240808_head2000.txt.gz",
-             getenv("BF_SOURCE_ROOT"));
+    char *sample = tu_source_path(TU_SAMPLE);
     const char *args[] = { "--replay", sample, "--speed", "0.5", NULL };
     live l;
     memset(&l, 0, sizeof l);
@@ -481,6 +479,7 @@ Test(live, real_capture_travels_over_sockets)
     cr_expect_eq(v->bt_mismatches, 0);
     free(v);
     live_stop(&l);
+    free(sample);
 }
 
 static bool is_stale(const view_symbol *v, void *ctx)

@@ -18,7 +18,6 @@
 #include "testutil.h"
 #include "util/err.h"
 
-#define SAMPLE   "docs/sample/btcusdt_20240808_head2000.txt.gz"
 #define CF_DIR   "cryptofeed_usdm_20210722/"
 #define BODY_CAP (1 << 20)
 
@@ -36,16 +35,6 @@ static void teardown(void)
 }
 
 TestSuite(recsrc, .init = setup, .fini = teardown, .timeout = 120);
-
-static char *sample_path(void)
-{
-    const char *root = getenv("BF_SOURCE_ROOT");
-    cr_assert(root && *root, "BF_SOURCE_ROOT is not set");
-    size_t n = strlen(root) + sizeof SAMPLE + 2;
-    char *p = malloc(n);
-    snprintf(p, n, "%s/%s", root, SAMPLE);
-    return p;
-}
 
 static char *path_in(const char *name)
 {
@@ -266,7 +255,7 @@ static const char *const sample_streams[] = { "btcusdt@depth@0ms", "btcusdt@book
 
 Test(recsrc, sample_client_converges)
 {
-    char *path = sample_path(), why[512];
+    char *path = tu_source_path(TU_SAMPLE), why[512];
     source *s = open_src(path, NULL, 1.0, why, sizeof why);
     cr_assert_str_eq(why, "ok");
     cr_assert_eq(s->ops->symbol_count(s), 1);
@@ -308,7 +297,7 @@ Test(recsrc, sample_client_converges)
 /* Before any advance, /depth answers with the recorded snapshot. */
 Test(recsrc, sample_snapshot_before_the_stream)
 {
-    char *path = sample_path(), why[512];
+    char *path = tu_source_path(TU_SAMPLE), why[512];
     source *s = open_src(path, NULL, 0, why, sizeof why);
     char *body = malloc(BODY_CAP);
     int n = s->ops->depth(s, "BTCUSDT", 1000, 0, body, BODY_CAP);
@@ -333,7 +322,7 @@ Test(recsrc, sample_snapshot_before_the_stream)
 
 Test(recsrc, pacing_speed_and_quiet)
 {
-    char *path = sample_path(), why[512];
+    char *path = tu_source_path(TU_SAMPLE), why[512];
     source *s1 = open_src(path, NULL, 1.0, why, sizeof why),
            *s4 = open_src(path, NULL, 4.0, why, sizeof why),
            *s0 = open_src(path, NULL, 0, why, sizeof why);
@@ -377,7 +366,7 @@ Test(recsrc, pacing_speed_and_quiet)
 
 Test(recsrc, stream_names_and_routes)
 {
-    char *path = sample_path(), why[512];
+    char *path = tu_source_path(TU_SAMPLE), why[512];
     source *s = open_src(path, NULL, 0, why, sizeof why);
     static const struct {
         const char *name;
@@ -419,7 +408,7 @@ Test(recsrc, stream_names_and_routes)
 
 Test(recsrc, rest_bodies_without_exchange_info)
 {
-    char *path = sample_path(), why[512];
+    char *path = tu_source_path(TU_SAMPLE), why[512];
     source *s = open_src(path, NULL, 0, why, sizeof why);
     char *body = malloc(BODY_CAP);
     int n = s->ops->exchange_info(s, 1723161000000LL, body, BODY_CAP);
@@ -461,7 +450,7 @@ Test(recsrc, rest_bodies_without_exchange_info)
 
 Test(recsrc, truncated_gzip_serves_the_rest)
 {
-    char *path = sample_path(), why[512];
+    char *path = tu_source_path(TU_SAMPLE), why[512];
     size_t len;
     char *gz = tu_read_file(path, &len);
     cr_assert(gz);

@@ -245,13 +245,20 @@ int tu_proc_stop(tu_proc *p, int sig, int timeout_ms)
     return code;
 }
 
-char *tu_tls_file(const char *name)
+char *tu_source_path(const char *rel)
 {
     const char *root = getenv("BF_SOURCE_ROOT");
-    cr_assert(root, "BF_SOURCE_ROOT is not set (run the tests through meson)");
+    cr_assert(root && *root, "BF_SOURCE_ROOT is not set (run the tests through meson)");
     char buf[4096];
-    snprintf(buf, sizeof buf, "%s/tests/data/tls/%s", root, name);
+    snprintf(buf, sizeof buf, "%s/%s", root, rel);
     return strdup(buf);
+}
+
+char *tu_tls_file(const char *name)
+{
+    char rel[512];
+    snprintf(rel, sizeof rel, "tests/data/tls/%s", name);
+    return tu_source_path(rel);
 }
 
 /* Copy the string value of "key":"..." from a flat JSON line. */

@@ -44,6 +44,10 @@ typedef struct tu_sim {
 void tu_sim_start(tu_sim *sim, const char *const extra_args[]);
 /* SIGTERM; asserts a clean exit (0). */
 void tu_sim_stop(tu_sim *sim);
+/* $BF_SOURCE_ROOT/<rel> (malloc'd; aborts the test if BF_SOURCE_ROOT is unset). */
+char *tu_source_path(const char *rel);
+/* The sample capture shipped in docs/sample (malloc'd). */
+#define TU_SAMPLE "docs/sample/btcusdt_20240808_head2000.txt.gz"
 /* $BF_SOURCE_ROOT/tests/data/tls/<name> (malloc'd). */
 char *tu_tls_file(const char *name);
 

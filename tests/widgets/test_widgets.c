@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "golden.h"
+#include "testutil.h"
 #include "widgets/canvas.h"
 #include "widgets/theme.h"
 
@@ -188,13 +189,11 @@ static view_symbol *view_with_state(sync_state st, const char *reason)
  * engine publishes one. */
 static view_symbol *sample_view(void)
 {
-    const char *root = getenv("BF_SOURCE_ROOT");
-    cr_assert(root);
-    char path[1024], why[256];
-    snprintf(path, sizeof path, "%s/docs/sample/btcusdt_20240808_head2000.txt.gz", root);
+    char *path = tu_source_path(TU_SAMPLE), why[256];
     replay *r = NULL;
     cr_assert_eq(replay_create(NULL, &r, why, sizeof why), 0, "%s", why);
     cr_assert_eq(replay_file(r, path), 0, "%s", replay_error(r));
+    free(path);
     replay_finish(r);
     market *m = replay_find_market(r, "BTCUSDT");
     cr_assert(m);
