@@ -292,10 +292,12 @@ static void select_symbol(app *a, size_t i)
         reset_symbol_state(a);
 }
 
-/* Too many added symbols: the least recently viewed added one (never the selected) goes. */
-static void evict_old(app *a)
+/* Too many added symbols: the least recently viewed added one (never the selected) goes. Its name
+ * goes into gone (empty when nothing went). */
+static void evict_old(app *a, char *gone, size_t cap)
 {
     size_t added = 0, oldest = SIZE_MAX;
+    gone[0] = '\0';
     for (size_t i = 0; i < a->nwatch; i++) {
         if (a->watch[i].pinned)
             continue;
@@ -307,8 +309,7 @@ static void evict_old(app *a)
     if (added <= APP_RECENT_MAX || oldest == SIZE_MAX)
         return;
     engine_remove_symbol(a->e, a->watch[oldest].name);
-    say(a, "%s unsubscribed (at most %d added symbols stay subscribed)", a->watch[oldest].name,
-        APP_RECENT_MAX);
+    snprintf(gone, cap, "%s", a->watch[oldest].name);
     watch_drop(a, oldest);
 }
 
@@ -335,8 +336,13 @@ static void add_and_switch(app *a, const char *name)
     }
     watch_append(a, name, false);
     select_symbol(a, a->nwatch - 1);
-    evict_old(a);
-    say(a, "%s added", name);
+    char gone[SYM_NAME_MAX];
+    evict_old(a, gone, sizeof gone);
+    if (gone[0]) /* one message: a second would hide the first */
+        say(a, "%s added; %s unsubscribed (at most %d added symbols stay subscribed)", name, gone,
+            APP_RECENT_MAX);
+    else
+        say(a, "%s added", name);
 }
 
 /* Once the engine runs: its watchlist (symbols exchangeInfo does not list were skipped) replaces

@@ -21,6 +21,7 @@
 #include <wchar.h>
 
 #include "tui/keymap.h"
+#include "tui/palette.h"
 #include "util/xalloc.h"
 
 #define RUN_MAX    256 /* cells per ncurses call */
@@ -79,32 +80,6 @@ static void install_fatal_handlers(void)
 
 /* ---- colours -------------------------------------------------------------------------------- */
 
-typedef struct role_style {
-    short fg256, bg256, fg8, bg8; /* -1: terminal default */
-    attr_t attr, mono;            /* attributes with colour / without */
-} role_style;
-
-static const role_style styles[ROLE_COUNT] = {
-    [ROLE_NORMAL] = { -1, -1, -1, -1, A_NORMAL, A_NORMAL },
-    [ROLE_DIM] = { 244, -1, COLOR_WHITE, -1, A_NORMAL, A_DIM },
-    [ROLE_HEADER] = { 75, -1, COLOR_CYAN, -1, A_BOLD, A_BOLD | A_UNDERLINE },
-    [ROLE_BID] = { 41, -1, COLOR_GREEN, -1, A_NORMAL, A_NORMAL },
-    [ROLE_ASK] = { 203, -1, COLOR_RED, -1, A_NORMAL, A_NORMAL },
-    [ROLE_BID_BAR] = { 28, -1, COLOR_GREEN, -1, A_NORMAL, A_DIM },
-    [ROLE_ASK_BAR] = { 124, -1, COLOR_RED, -1, A_NORMAL, A_DIM },
-    [ROLE_FLASH_ADD] = { 16, 41, COLOR_BLACK, COLOR_GREEN, A_NORMAL, A_REVERSE },
-    [ROLE_FLASH_PULL] = { 16, 203, COLOR_BLACK, COLOR_RED, A_NORMAL, A_UNDERLINE | A_BOLD },
-    [ROLE_UP] = { 46, -1, COLOR_GREEN, -1, A_BOLD, A_BOLD },
-    [ROLE_DOWN] = { 196, -1, COLOR_RED, -1, A_BOLD, A_UNDERLINE },
-    [ROLE_LARGE_BUY] = { 16, 46, COLOR_BLACK, COLOR_GREEN, A_BOLD, A_REVERSE | A_BOLD },
-    [ROLE_LARGE_SELL] = { 231, 160, COLOR_WHITE, COLOR_RED, A_BOLD, A_REVERSE | A_UNDERLINE },
-    [ROLE_OK] = { 46, -1, COLOR_GREEN, -1, A_BOLD, A_BOLD },
-    [ROLE_WARN] = { 16, 220, COLOR_BLACK, COLOR_YELLOW, A_BOLD, A_REVERSE },
-    [ROLE_ERROR] = { 231, 160, COLOR_WHITE, COLOR_RED, A_BOLD, A_REVERSE | A_BOLD },
-    [ROLE_SELECTED] = { 16, 153, COLOR_BLACK, COLOR_CYAN, A_BOLD, A_REVERSE | A_BOLD },
-    [ROLE_DEMO] = { 16, 213, COLOR_BLACK, COLOR_MAGENTA, A_BOLD, A_REVERSE | A_BOLD },
-};
-
 static color_depth detect_depth(void)
 {
     const char *no_color = getenv("NO_COLOR"); /* https://no-color.org: set and not empty */
@@ -117,24 +92,25 @@ static color_depth detect_depth(void)
     return COLORS >= 8 ? DEPTH_8 : DEPTH_MONO;
 }
 
-/* 16 colours: the bright variants of the 8 for emphasis roles. */
-static short bright(short c, color_depth d, attr_t attr)
+static attr_t curses_attrs(unsigned pal)
 {
-    return d == DEPTH_16 && c >= 0 && c < 8 && (attr & A_BOLD) ? (short)(c + 8) : c;
+    return (pal & PAL_BOLD ? A_BOLD : 0) | (pal & PAL_DIM ? A_DIM : 0) |
+           (pal & PAL_REVERSE ? A_REVERSE : 0) | (pal & PAL_UNDERLINE ? A_UNDERLINE : 0);
 }
 
+/* One colour pair per role (pair r + 1), from the palette for the terminal's depth. Without
+ * default-colour support the default foreground and background become white on black. */
 static void setup_colours(screen *s)
 {
     color_depth d = s->th.depth;
     bool default_bg = d != DEPTH_MONO && use_default_colors() == OK;
     for (int r = 0; r < ROLE_COUNT; r++) {
-        const role_style *st = &styles[r];
+        pal_style st = palette_style((role)r, d);
         s->pair[r] = 0;
-        s->attr[r] = d == DEPTH_MONO ? st->mono : st->attr;
+        s->attr[r] = curses_attrs(st.attrs);
         if (d == DEPTH_MONO)
             continue;
-        short fg = d == DEPTH_256 ? st->fg256 : bright(st->fg8, d, st->attr);
-        short bg = d == DEPTH_256 ? st->bg256 : st->bg8;
+        short fg = st.fg, bg = st.bg;
         if (!default_bg) {
             fg = fg < 0 ? COLOR_WHITE : fg;
             bg = bg < 0 ? COLOR_BLACK : bg;

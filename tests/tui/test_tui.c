@@ -374,6 +374,58 @@ Test(tui, search_adds_a_symbol_and_switches_to_it, .fini = cleanup)
     wait_screen(t, ladder_shows, &btc, WAIT_MS, "BTCUSDT again");
 }
 
+/* Types name into the open search and adds it; waits until the watchlist shows it. */
+static void search_add(tui *t, const char *name)
+{
+    char spaced[64] = "", want[80];
+    for (size_t i = 0; name[i] && strlen(spaced) + 3 < sizeof spaced; i++) {
+        size_t n = strlen(spaced);
+        spaced[n] = name[i];
+        spaced[n + 1] = ' ';
+        spaced[n + 2] = '\0';
+    }
+    keys(t, "/");
+    wait_screen(t, has_text, "BTCUSDT", WAIT_MS, "the search list");
+    keys(t, spaced);
+    keys(t, "Enter");
+    snprintf(want, sizeof want, "%s added", name);
+    wait_screen(t, has_text, want, WAIT_MS, want);
+}
+
+/* At most APP_RECENT_MAX (8) symbols added by search stay subscribed; the ninth evicts the least
+ * recently viewed one, not the oldest added, and never a configured one. */
+Test(tui, search_keeps_at_most_eight_added_symbols_least_recently_viewed_goes, .fini = cleanup)
+{
+    static const char *const added[] = { "DOGEUSDT", "ADAUSDT", "LTCUSDT", "LINKUSDT", "DOTUSDT",
+                                         "AVAXUSDT", "TRXUSDT", "BCHUSDT", "ATOMUSDT" };
+    static const char *const args[] = {
+        "--symbols",
+        "BTCUSDT,DOGEUSDT,ADAUSDT,LTCUSDT,LINKUSDT,DOTUSDT,AVAXUSDT,TRXUSDT,BCHUSDT,ATOMUSDT", NULL
+    };
+    tui *t = &T;
+    start_sim(t, args);
+    start_ui(t, 140, 45, "--symbols BTCUSDT");
+    wait_live_btc(t);
+    for (int i = 0; i < 8; i++)
+        search_add(t, added[i]);
+    wait_screen(t, has_text, "9 BCHUSDT", WAIT_MS, "eight added symbols after BTCUSDT");
+    keys(t, "2"); /* view DOGEUSDT again: ADAUSDT is now the least recently viewed */
+    wait_screen(t, has_text, "DOGEUSDT", WAIT_MS, "DOGEUSDT selected");
+    search_add(t, added[8]);
+    wait_screen(t, has_text, "ATOMUSDT added; ADAUSDT unsubscribed (at most 8", WAIT_MS,
+                "the eviction named in the status line");
+    char *cap = capture(t);
+    char *status = region(cap, 0, 140, 43, 44);
+    cr_expect(strstr(status, "DOGE "), "the recently viewed DOGEUSDT stayed:\n%s", cap);
+    cr_expect(strstr(status, "ATOM "), "%s", cap);
+    cr_expect(!strstr(status, "ADA "), "ADAUSDT still in the status bar:\n%s", cap);
+    cr_expect(strstr(status, "BTC "), "the configured symbol stays:\n%s", cap);
+    free(status);
+    free(cap);
+    wait_screen(t, lacks_text, "ADAUSDT", 8000,
+                "ADAUSDT gone from the screen once the message ends");
+}
+
 Test(tui, help_opens_and_closes, .fini = cleanup)
 {
     tui *t = &T;
@@ -619,5 +671,81 @@ Test(tui, no_color_is_respected, .fini = cleanup)
     wait_live_btc(t);
     char *esc = capture_escapes(t);
     cr_expect(!has_colour_sgr(esc), "colour escapes with NO_COLOR set:\n%s", esc);
+    free(esc);
+}
+
+/* ---- colour depths: the palette (tui/palette.h) reaches the terminal at each depth ------------ */
+
+/* bfmon under TERM=term (plus more "NAME=value" words), LIVE; the pane's escapes. */
+static char *escapes_under(tui *t, const char *env)
+{
+    t->env = env;
+    start_sim(t, five);
+    start_ui(t, 120, 40, NULL);
+    wait_live_btc(t);
+    wait_screen(t, has_text, "LIVE", WAIT_MS, "a LIVE state in the status bar");
+    return capture_escapes(t);
+}
+
+static bool has_sgr(const char *cap, const char *codes)
+{
+    char re[160];
+    snprintf(re, sizeof re, "\x1b\\[([0-9;]*;)?(%s)(;[0-9;]*)?m", codes);
+    return matches(cap, re);
+}
+
+#define SGR_8   "3[0-7]|4[0-7]"
+#define SGR_16  "9[0-7]|10[0-7]"
+#define SGR_256 "38;5;[0-9]+|48;5;[0-9]+"
+
+Test(tui, two_hundred_fifty_six_colours_use_the_extended_palette, .fini = cleanup)
+{
+    char *esc = escapes_under(&T, "TERM=xterm-256color");
+    cr_expect(has_sgr(esc, SGR_256), "no 256-colour escapes under xterm-256color:\n%s", esc);
+    free(esc);
+}
+
+Test(tui, eight_colours_use_only_the_basic_eight, .fini = cleanup)
+{
+    char *esc = escapes_under(&T, "TERM=xterm");
+    cr_expect(has_sgr(esc, SGR_8), "no colour escapes under xterm (8 colours):\n%s", esc);
+    cr_expect(!has_sgr(esc, SGR_16 "|" SGR_256), "beyond 8 colours under xterm:\n%s", esc);
+    free(esc);
+}
+
+/* Debian's ncurses-base has no 16-colour xterm entry, so the test compiles one: xterm with 16
+ * colours, bright colours as SGR 90-97 / 100-107. */
+Test(tui, sixteen_colours_add_the_bright_ones, .fini = cleanup)
+{
+    char *dir = tu_mkdtemp(), src[512], env[1100], *out = NULL;
+    snprintf(src, sizeof src, "%s/bf16.ti", dir);
+    FILE *f = fopen(src, "w");
+    cr_assert(f);
+    fputs("bf16|xterm with 16 colours,\n"
+          "\tcolors#16, pairs#256,\n"
+          "\tsetaf=\\E[%?%p1%{8}%<%t3%p1%d%e9%p1%{8}%-%d%;m,\n"
+          "\tsetab=\\E[%?%p1%{8}%<%t4%p1%d%e10%p1%{8}%-%d%;m,\n"
+          "\tuse=xterm,\n",
+          f);
+    fclose(f);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "tic -x -o %s/terminfo %s", dir, src);
+    cr_assert_eq(tu_run(cmd, &out), 0, "tic failed: %s", out ? out : "");
+    free(out);
+    snprintf(env, sizeof env, "TERM=bf16 TERMINFO=%s/terminfo", dir);
+    char *esc = escapes_under(&T, env);
+    cr_expect(has_sgr(esc, SGR_16), "no bright colours with 16 colours:\n%s", esc);
+    cr_expect(!has_sgr(esc, SGR_256), "256-colour escapes with 16 colours:\n%s", esc);
+    free(esc);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+/* A terminal without colours (vt100): no colour at all, the states still stand out (bold). */
+Test(tui, monochrome_terminals_get_attributes_only, .fini = cleanup)
+{
+    char *esc = escapes_under(&T, "TERM=vt100");
+    cr_expect(!has_colour_sgr(esc), "colour escapes under vt100:\n%s", esc);
+    cr_expect(has_sgr(esc, "1|7"), "neither bold nor reverse under vt100:\n%s", esc);
     free(esc);
 }
