@@ -108,16 +108,20 @@ static cell *cell_at(canvas *c, long long x, long long y)
     return &c->cells[(size_t)y * (size_t)c->w + (size_t)x];
 }
 
+/* The first row cell by cell, the others copied from it: panels are cleared on every redraw. */
 void canvas_clear(canvas *c, rect r, role ro)
 {
     span s = clip_span(c, r);
-    for (long long y = s.y0; y < s.y1; y++) {
-        for (long long x = s.x0; x < s.x1; x++) {
-            cell *p = cell_at(c, x, y);
-            *p = blank_cell;
-            p->role = (uint8_t)ro;
-        }
-    }
+    if (s.y0 >= s.y1 || s.x0 >= s.x1)
+        return;
+    cell blank = blank_cell;
+    blank.role = (uint8_t)ro;
+    cell *first = cell_at(c, s.x0, s.y0);
+    size_t n = (size_t)(s.x1 - s.x0);
+    for (size_t x = 0; x < n; x++)
+        first[x] = blank;
+    for (long long y = s.y0 + 1; y < s.y1; y++)
+        memcpy(cell_at(c, s.x0, y), first, n * sizeof *first);
 }
 
 void canvas_set_role(canvas *c, rect r, role ro)
