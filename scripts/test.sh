@@ -4,7 +4,8 @@
 #   2. clang, warnings as errors, all suites but 'interop'
 #   3. gcc with AddressSanitizer + UndefinedBehaviorSanitizer, all suites but 'interop'
 #   4. gcc with ThreadSanitizer, the threaded suites
-#   5. formatting check (clang-format)
+#   5. valgrind memcheck of a headless replay of the shipped samples
+#   6. formatting check (clang-format)
 # Any failure, warning or sanitizer report fails the run. Ends with one "N passed, N failed" line
 # counting every Criterion test case across the runs.
 set -euo pipefail
@@ -54,6 +55,14 @@ run_suites asan "" --no-suite interop
 # TSan maps shadow memory at fixed addresses; without ASLR it works on every kernel's mmap_rnd_bits.
 configure tsan gcc --werror -Db_sanitize=thread -Dbuildtype=debug
 run_suites tsan "setarch -R" --suite threads
+
+# Memcheck over a headless replay of every shipped sample: no invalid access, no definite leak.
+echo "== valgrind memcheck: bfmon replay --headless docs/sample/*.gz"
+if ! valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+    "$out/gcc/bfmon" replay --headless docs/sample/*.gz >/dev/null; then
+    echo "FAILED: valgrind memcheck of the headless replay" >&2
+    status=1
+fi
 
 echo "== clang-format"
 mapfile -t sources < <(git ls-files '*.c' '*.h')
