@@ -38,6 +38,7 @@
 
 #include "codec/rest.h"
 #include "codec/stream.h"
+#include "feed/recorder.h"
 #include "market/market.h"
 #include "market/symtab.h"
 #include "util/clk.h"
@@ -66,7 +67,7 @@
 #define DEFAULT_RING     ((size_t)16 << 20)
 #define MAX_WORKERS      64
 #define OWED_WORDS       (ENGINE_MAX_SYMBOLS / 64)
-#define STREAMS_PER_SYM  4
+#define STREAMS_PER_SYM  ENGINE_MAX_STREAM_KINDS
 #define RESYNC_RING_FULL "frames dropped: shard ring full"
 #define RESYNC_RECONNECT "websocket reconnected"
 #define RESYNC_READDED   "symbol re-added"
@@ -229,7 +230,17 @@ typedef struct clock_sample {
 
 struct engine {
     char *rest_url, *ws_url, *ca_file, *depth_suffix;
-    bool offline, no_trades, no_mark, no_book_ticker;
+    bool offline;
+    char kinds[ENGINE_MAX_STREAM_KINDS][ENGINE_STREAM_KIND_MAX]; /* per-symbol stream kinds */
+    size_t nkinds;
+    recorder *rec;                 /* the recording tap, or NULL; set before start */
+    _Atomic uint64_t rec_rejected; /* messages the recorder refused (too big for its ring) */
+    uint64_t ring_drops_logged;    /* shard 0's worker: ring drops already in a ring_drop event */
+    char *info_body;               /* the exchangeInfo body loaded (under lock), or NULL */
+    size_t info_len;
+    bool prepared;                  /* engine_prepare fetched exchangeInfo and time */
+    ws_stream_status *streams_last; /* the stream statuses at the stop */
+    size_t nstreams_last;
     size_t ring_bytes;
     int snapshot_limit;
     int64_t time_refresh_ms, latency_window_ms;
@@ -541,6 +552,116 @@ static int route_message(engine *e, const char *stream, const char *data, size_t
     return push(e, s, &h, data);
 }
 
+/* ---- recording tap --------------------------------------------------------------------------- */
+
+/* A bfmon event line {"bfmon":kind,...} (o is consumed). Events are rare, so jansson builds them;
+ * the per-frame path (record_message) never builds JSON. */
+static void record_event(engine *e, json_t *o)
+{
+    if (!e->rec || !o) {
+        json_decref(o);
+        return;
+    }
+    char *line = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (line && recorder_write(e->rec, clk_real_ns(), line, strlen(line)) == BF_ETOOBIG)
+        atomic_fetch_add_explicit(&e->rec_rejected, 1, memory_order_relaxed);
+    free(line);
+}
+
+/* A message with raw newlines (only JSON whitespace can hold one): written with spaces instead,
+ * the same JSON on one line. Never seen from Binance; rare by construction. */
+static int record_flattened(engine *e, int64_t real_ns, const char *data, size_t len)
+{
+    char *copy = xmalloc(len ? len : 1);
+    for (size_t i = 0; i < len; i++)
+        copy[i] = data[i] == '\n' ? ' ' : data[i];
+    int rc = recorder_write(e->rec, real_ns, copy, len);
+    free(copy);
+    return rc;
+}
+
+/* ws thread, before the shard ring: one recorder_write per frame. A full recorder ring is counted
+ * (and marked in the file) by the recorder itself. */
+static void record_message(engine *e, int64_t real_ns, const char *data, size_t len)
+{
+    int rc = recorder_write(e->rec, real_ns, data, len);
+    if (rc == BF_EINVAL)
+        rc = record_flattened(e, real_ns, data, len);
+    if (rc == BF_ETOOBIG || rc == BF_EINVAL)
+        atomic_fetch_add_explicit(&e->rec_rejected, 1, memory_order_relaxed);
+}
+
+static void record_resync(engine *e, const esym *s, const char *reason)
+{
+    if (e->rec)
+        record_event(
+            e, json_pack("{s:s,s:s,s:s}", "bfmon", "resync", "symbol", s->name, "reason", reason));
+}
+
+/* Worker: a diff broke the pu chain (the book keeps the previous u as its last id). */
+static void record_gap(engine *e, esym *s, const ev *evt)
+{
+    if (!e->rec || evt->kind != EV_DEPTH)
+        return;
+    sync_stats ss;
+    market_sync_stats(s->m, &ss);
+    record_event(e,
+                 json_pack("{s:s,s:s,s:I,s:I}", "bfmon", "gap", "symbol", s->name, "pu",
+                           (json_int_t)evt->u.depth.pu, "prev_u", (json_int_t)ss.last_update_id));
+    record_resync(e, s, market_reason(s->m));
+}
+
+/* Shard 0's worker, once a second and at its end: engine ring drops since the last event. The
+ * recording itself lost nothing (the tap runs before the rings); the books resynced. */
+static void record_ring_drops(engine *e)
+{
+    uint64_t n = atomic_load_explicit(&e->ring_drops, memory_order_relaxed);
+    if (!e->rec || n == e->ring_drops_logged)
+        return;
+    record_event(e, json_pack("{s:s,s:I,s:I}", "bfmon", "ring_drop", "count",
+                              (json_int_t)(n - e->ring_drops_logged), "total", (json_int_t)n));
+    e->ring_drops_logged = n;
+}
+
+static const char *ws_event_name(ws_event_kind k)
+{
+    switch (k) {
+    case WS_EV_CONNECTED:
+        return "connect";
+    case WS_EV_DISCONNECTED:
+        return "disconnect";
+    case WS_EV_ROTATED:
+        return "rotation";
+    case WS_EV_STREAM_STALE:
+        return "stream_stale";
+    case WS_EV_STREAM_LIVE:
+        return "stream_live";
+    default:
+        return NULL;
+    }
+}
+
+/* ws thread: connection events (conn is the connection's serial; for a rotation the new one). */
+static void record_ws_event(engine *e, const ws_event *we)
+{
+    const char *kind = ws_event_name(we->kind);
+    if (!e->rec || !kind)
+        return;
+    char url[512];
+    snprintf(url, sizeof url, "%s/%s", e->ws_url, ws_route_name(we->route));
+    json_t *o = json_pack("{s:s,s:s,s:s,s:I}", "bfmon", kind, "url", url, "route",
+                          ws_route_name(we->route), "conn", (json_int_t)we->conn);
+    if (we->kind == WS_EV_CONNECTED)
+        json_object_set_new(o, "resumed", json_boolean(we->resumed));
+    if (we->stream)
+        json_object_set_new(o, "stream", json_string(we->stream));
+    if (we->kind == WS_EV_DISCONNECTED || we->detail)
+        json_object_set_new(o, we->kind == WS_EV_DISCONNECTED ? "reason" : "detail",
+                            json_string(we->detail ? we->detail : "disconnected"));
+    record_event(e, o);
+}
+
 /* ---- publication ---------------------------------------------------------------------------- */
 
 static void notify_readers(engine *e, uint64_t publications)
@@ -732,6 +853,29 @@ static void snapshot_failed(esym *s, const char *why)
     atomic_store(&s->snap_inflight, false);
 }
 
+static void snapshot_path(const engine *e, const esym *s, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "/fapi/v1/depth?symbol=%s&limit=%d", s->name, e->snapshot_limit);
+}
+
+/* HTTP thread: the body (with its "rest" marker) or a rest_error event, into the recording before
+ * the body enters the ring. */
+static void record_snapshot(engine *e, const esym *s, const http_response *r)
+{
+    char path[128];
+    snapshot_path(e, s, path, sizeof path);
+    if (!r->err && r->body) {
+        int rc =
+            recorder_write_rest(e->rec, r->done_real_ns, s->name, path, r->status, r->body, r->len);
+        if (rc == BF_ETOOBIG || rc == BF_EINVAL)
+            atomic_fetch_add_explicit(&e->rec_rejected, 1, memory_order_relaxed);
+        return;
+    }
+    record_event(e, json_pack("{s:s,s:s,s:s,s:i,s:s}", "bfmon", "rest_error", "symbol", s->name,
+                              "path", path, "status", r->status, "error",
+                              r->err ? r->why : "empty response"));
+}
+
 /* HTTP thread: the body goes through the shard ring so it is applied in order with the diffs. */
 static void on_snapshot_done(void *ctx, const http_response *r)
 {
@@ -740,6 +884,8 @@ static void on_snapshot_done(void *ctx, const http_response *r)
         atomic_store(&s->snap_inflight, false);
         return;
     }
+    if (s->e->rec)
+        record_snapshot(s->e, s, r);
     if (r->err || !r->body || r->len > UINT32_MAX) {
         snapshot_failed(s, r->err ? r->why : "empty response");
         return;
@@ -766,7 +912,7 @@ static void maybe_request_snapshot(engine *e, esym *s, int64_t now)
     if (c.depth_events == 0)
         return;
     char path[128];
-    snprintf(path, sizeof path, "/fapi/v1/depth?symbol=%s&limit=%d", s->name, e->snapshot_limit);
+    snapshot_path(e, s, path, sizeof path);
     int prio = atomic_load(&e->focus) == (int)s->idx ? HTTP_PRIO_HIGH : HTTP_PRIO_NORMAL;
     atomic_store(&s->snap_inflight, true);
     uint64_t id = 0;
@@ -874,7 +1020,8 @@ static void apply_event(shard *sh, esym *s, const ev *evt, const ev_level *level
     }
     market *m = sym_market(s);
     int rc = market_on_event(m, evt, levels, h->real_ns);
-    (void)rc; /* gaps and convert errors are counted by the market and its sync */
+    if (rc == BF_EGAP) /* gaps and convert errors are counted by the market and its sync */
+        record_gap(e, s, evt);
     int64_t applied = clk_mono_ns();
     if (h->kind == REC_MSG)
         stage_record(s, STAGE_RECV_TO_APPLIED, applied, applied - h->mono_ns, window_ns);
@@ -974,6 +1121,7 @@ static void handle_record(shard *sh, const rec_hdr *h, const char *payload, int6
         char why[VIEW_REASON_MAX];
         snprintf(why, sizeof why, "%.*s", (int)h->len, payload);
         market_force_resync(sym_market(s), why);
+        record_resync(sh->e, s, why);
         maybe_request_snapshot(sh->e, s, now);
         touch(sh, s, 0);
         break;
@@ -1030,6 +1178,7 @@ static void settle_owed(shard *sh, int64_t now)
         for (uint64_t bits = owed[w]; bits; bits &= bits - 1) {
             esym *s = sh->e->sym[w * 64 + (unsigned)__builtin_ctzll(bits)];
             market_force_resync(sym_market(s), RESYNC_RING_FULL);
+            record_resync(sh->e, s, RESYNC_RING_FULL);
             maybe_request_snapshot(sh->e, s, now);
             touch(sh, s, 0);
         }
@@ -1043,6 +1192,8 @@ static void periodic(shard *sh, int64_t now)
         return;
     sh->next_period = now + PERIOD_NS;
     engine *e = sh->e;
+    if (sh->idx == 0)
+        record_ring_drops(e);
     unsigned n = atomic_load_explicit(&e->nsym, memory_order_acquire);
     for (unsigned i = sh->idx; i < n; i += e->nshards) {
         esym *s = e->sym[i];
@@ -1115,6 +1266,8 @@ static void *worker_main(void *arg)
     }
     publish_touched(sh);
     final_drain(sh);
+    if (sh->idx == 0)
+        record_ring_drops(sh->e);
     return NULL;
 }
 
@@ -1189,7 +1342,10 @@ static void *housekeeping_main(void *arg)
 
 static void on_ws_msg(void *ctx, const ws_msg_info *info, const char *data, size_t len)
 {
-    route_message(ctx, info->stream, data, len, info->recv_real_ns, info->recv_mono_ns);
+    engine *e = ctx;
+    if (e->rec) /* before the ring: a ring drop never loses recorded data */
+        record_message(e, info->recv_real_ns, data, len);
+    route_message(e, info->stream, data, len, info->recv_real_ns, info->recv_mono_ns);
 }
 
 static bool is_depth_stream(const char *stream)
@@ -1271,6 +1427,7 @@ static void on_ws_event(void *ctx, const ws_event *we)
     if (we->route >= WS_ROUTE_COUNT)
         return;
     conn_event(e, we);
+    record_ws_event(e, we);
     if (we->kind == WS_EV_CONNECTED && we->resumed)
         resync_route(e, we->route);
     else if (we->kind == WS_EV_DISCONNECTED)
@@ -1279,18 +1436,16 @@ static void on_ws_event(void *ctx, const ws_event *we)
         on_stream_flag(e, we->stream, we->kind == WS_EV_STREAM_STALE);
 }
 
-/* The streams of one symbol: depth, bookTicker, aggTrade, markPrice (as configured). */
+/* The streams of one symbol: "<symbol>@<kind>" per configured kind ("depth" at the speed). */
 static size_t symbol_streams(const engine *e, const esym *s, char out[][WS_STREAM_MAX])
 {
-    size_t n = 0;
-    snprintf(out[n++], WS_STREAM_MAX, "%s@depth%s", s->lower, e->depth_suffix);
-    if (!e->no_book_ticker)
-        snprintf(out[n++], WS_STREAM_MAX, "%s@bookTicker", s->lower);
-    if (!e->no_trades)
-        snprintf(out[n++], WS_STREAM_MAX, "%s@aggTrade", s->lower);
-    if (!e->no_mark)
-        snprintf(out[n++], WS_STREAM_MAX, "%s@markPrice@1s", s->lower);
-    return n;
+    for (size_t i = 0; i < e->nkinds; i++) {
+        if (!strcmp(e->kinds[i], "depth"))
+            snprintf(out[i], WS_STREAM_MAX, "%s@depth%s", s->lower, e->depth_suffix);
+        else
+            snprintf(out[i], WS_STREAM_MAX, "%s@%s", s->lower, e->kinds[i]);
+    }
+    return e->nkinds;
 }
 
 /* Under net_lock. */
@@ -1328,6 +1483,34 @@ static bool valid_suffix(const char *s)
     return !strcmp(s, "") || !strcmp(s, "@0ms") || !strcmp(s, "@100ms") || !strcmp(s, "@500ms");
 }
 
+/* A stream kind: 1..ENGINE_STREAM_KIND_MAX-1 of [A-Za-z0-9_@]. */
+static bool valid_kind(const char *k)
+{
+    size_t n = k ? strlen(k) : 0;
+    if (n == 0 || n >= ENGINE_STREAM_KIND_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)k[i]) && k[i] != '_' && k[i] != '@')
+            return false;
+    return true;
+}
+
+static int check_kinds(const engine_config *cfg, char *why, size_t cap)
+{
+    if (cfg->streams && (cfg->nstreams == 0 || cfg->nstreams > ENGINE_MAX_STREAM_KINDS)) {
+        bf_why(why, cap, 0, "%zu stream kinds: use 1 to %d", cfg->nstreams,
+               ENGINE_MAX_STREAM_KINDS);
+        return BF_EINVAL;
+    }
+    for (size_t i = 0; cfg->streams && i < cfg->nstreams; i++)
+        if (!valid_kind(cfg->streams[i])) {
+            bf_why(why, cap, 0, "'%s' is not a stream kind (e.g. depth, bookTicker, aggTrade)",
+                   cfg->streams[i] ? cfg->streams[i] : "(null)");
+            return BF_EINVAL;
+        }
+    return 0;
+}
+
 static int check_config(const engine_config *cfg, char *why, size_t cap)
 {
     const char *rest = cfg->rest_url ? cfg->rest_url : ENGINE_DEFAULT_REST_URL;
@@ -1356,7 +1539,30 @@ static int check_config(const engine_config *cfg, char *why, size_t cap)
         bf_why(why, cap, 0, "snapshot limit %d is not one of 5, 10, 20, 50, 100, 500, 1000", lim);
         return BF_EINVAL;
     }
-    return 0;
+    return check_kinds(cfg, why, cap);
+}
+
+/* The stream kinds: as configured, else the defaults minus the no_* flags. Duplicates dropped. */
+static void copy_kinds(engine *e, const engine_config *cfg)
+{
+    const char *def[4] = { "depth" };
+    size_t n = 1;
+    if (!cfg->no_book_ticker)
+        def[n++] = "bookTicker";
+    if (!cfg->no_trades)
+        def[n++] = "aggTrade";
+    if (!cfg->no_mark)
+        def[n++] = "markPrice@1s";
+    const char *const *list = cfg->streams ? cfg->streams : def;
+    if (cfg->streams)
+        n = cfg->nstreams;
+    for (size_t i = 0; i < n; i++) {
+        bool dup = false;
+        for (size_t j = 0; j < e->nkinds; j++)
+            dup |= !strcmp(e->kinds[j], list[i]);
+        if (!dup)
+            snprintf(e->kinds[e->nkinds++], ENGINE_STREAM_KIND_MAX, "%s", list[i]);
+    }
 }
 
 static void copy_settings(engine *e, const engine_config *cfg)
@@ -1366,9 +1572,8 @@ static void copy_settings(engine *e, const engine_config *cfg)
     e->ca_file = cfg->ca_file ? xstrdup(cfg->ca_file) : NULL;
     e->depth_suffix = xstrdup(cfg->depth_suffix ? cfg->depth_suffix : "@100ms");
     e->offline = cfg->offline;
-    e->no_trades = cfg->no_trades;
-    e->no_mark = cfg->no_mark;
-    e->no_book_ticker = cfg->no_book_ticker;
+    copy_kinds(e, cfg);
+    e->rec = cfg->recorder;
     e->ring_bytes = cfg->ring_bytes ? cfg->ring_bytes : DEFAULT_RING;
     e->snapshot_limit = cfg->snapshot_limit ? cfg->snapshot_limit : 1000;
     e->time_refresh_ms = cfg->time_refresh_ms > 0 ? cfg->time_refresh_ms : 60000;
@@ -1510,6 +1715,8 @@ void engine_destroy(engine *e)
     free(e->ws_url);
     free(e->ca_file);
     free(e->depth_suffix);
+    free(e->info_body);
+    free(e->streams_last);
     free(e);
 }
 
@@ -1531,6 +1738,11 @@ static int load_info(engine *e, const char *body, size_t len, char *why, size_t 
         symtab_destroy(e->syms);
     e->syms = t;
     e->weight_limit = lim.request_weight_per_minute;
+    free(e->info_body); /* kept for engine_exchange_info_json (a recording's header) */
+    e->info_body = xmalloc(len + 1);
+    memcpy(e->info_body, body, len);
+    e->info_body[len] = '\0';
+    e->info_len = len;
     return 0;
 }
 
@@ -1681,7 +1893,7 @@ int engine_start(engine *e, int64_t deadline_ns, char *why, size_t why_cap)
     int rc = e->started ? BF_ESTATE : 0;
     if (rc < 0)
         bf_why(why, why_cap, 0, "the engine was already started");
-    if (rc == 0 && !e->offline)
+    if (rc == 0 && !e->offline && !e->prepared)
         rc = start_online(e, deadline_ns, why, why_cap);
     if (rc == 0 && e->syms)
         skip_unlisted(e, note, sizeof note);
@@ -1710,6 +1922,42 @@ int engine_start(engine *e, int64_t deadline_ns, char *why, size_t why_cap)
     return 0;
 }
 
+int engine_prepare(engine *e, int64_t deadline_ns, char *why, size_t why_cap)
+{
+    char note[512] = "";
+    pthread_mutex_lock(&e->lock);
+    int rc = 0;
+    if (e->started) {
+        bf_why(why, why_cap, 0, "the engine was already started");
+        rc = BF_ESTATE;
+    } else if (!e->offline && !e->prepared) {
+        rc = start_online(e, deadline_ns, why, why_cap);
+        e->prepared = rc == 0;
+    }
+    if (rc == 0 && e->syms) /* the watchlist a header would list is final from here on */
+        skip_unlisted(e, note, sizeof note);
+    if (rc == 0 && e->norder == 0) {
+        bf_why(why, why_cap, 0, "no watched symbol is listed in exchangeInfo (%s)", note);
+        rc = BF_ENOENT;
+    }
+    pthread_mutex_unlock(&e->lock);
+    if (rc == 0 && *note)
+        bf_why(why, why_cap, 0, "not listed in exchangeInfo, skipped: %s", note);
+    else if (rc == 0)
+        bf_why(why, why_cap, 0, "%s", "");
+    return rc;
+}
+
+int engine_set_recorder(engine *e, recorder *r)
+{
+    pthread_mutex_lock(&e->lock);
+    int rc = e->started ? BF_ESTATE : 0;
+    if (rc == 0)
+        e->rec = r; /* the threads that use it start later: they see it */
+    pthread_mutex_unlock(&e->lock);
+    return rc;
+}
+
 static void stop_workers(engine *e)
 {
     for (unsigned i = 0; i < e->nshards; i++) {
@@ -1729,13 +1977,21 @@ void engine_stop(engine *e)
 {
     pthread_mutex_lock(&e->lock);
     bool run = e->started && !e->stopped;
+    bool prepared_only = !e->started; /* engine_prepare may have opened the HTTP pool */
     e->stopped = true;
     pthread_mutex_unlock(&e->lock);
+    if (prepared_only)
+        stop_http(e);
     if (!run)
         return;
     pthread_mutex_lock(&e->net_lock);
     if (e->ws) {
         ws_get_stats(e->ws, &e->ws_last);
+        size_t n = ws_stream_statuses(e->ws, NULL, 0);
+        e->streams_last = xcalloc(n ? n : 1, sizeof *e->streams_last);
+        e->nstreams_last = ws_stream_statuses(e->ws, e->streams_last, n);
+        if (e->nstreams_last > n)
+            e->nstreams_last = n;
         ws_destroy(e->ws);
         e->ws = NULL;
     }
@@ -2077,6 +2333,83 @@ int engine_feed_rest_depth(engine *e, const char *symbol, const char *body, size
         .kind = REC_SNAPSHOT, .len = (uint32_t)len, .real_ns = recv_real_ns, .mono_ns = recv_mono_ns
     };
     return push(e, s, &h, body);
+}
+
+/* ---- recording header and end-of-run figures ------------------------------------------------ */
+
+/* Under e->lock: the watched symbols' entries of the loaded body, as the exchange sent them. */
+static json_t *watched_entries(engine *e, json_t *root)
+{
+    json_t *out = json_array(), *it;
+    size_t i;
+    json_array_foreach(json_object_get(root, "symbols"), i, it)
+    {
+        const char *name = json_string_value(json_object_get(it, "symbol"));
+        if (name && find_active(e, name))
+            json_array_append(out, it);
+    }
+    return out;
+}
+
+json_t *engine_exchange_info_json(engine *e)
+{
+    pthread_mutex_lock(&e->lock);
+    json_t *root = e->info_body ? json_loadb(e->info_body, e->info_len, 0, NULL) : NULL;
+    json_t *out = NULL;
+    if (root) {
+        json_t *limits = json_object_get(root, "rateLimits");
+        out = json_object();
+        json_object_set_new(out, "rateLimits", limits ? json_incref(limits) : json_array());
+        json_object_set_new(out, "symbols", watched_entries(e, root));
+    }
+    pthread_mutex_unlock(&e->lock);
+    json_decref(root);
+    return out;
+}
+
+uint64_t engine_record_rejected(engine *e)
+{
+    return atomic_load(&e->rec_rejected);
+}
+
+int64_t engine_clock_offset_ns(engine *e)
+{
+    return atomic_load(&e->offset_ns);
+}
+
+size_t engine_stream_stats(engine *e, ws_stream_status *out, size_t cap)
+{
+    pthread_mutex_lock(&e->net_lock);
+    size_t n;
+    if (e->ws) {
+        n = ws_stream_statuses(e->ws, out, cap);
+    } else {
+        n = e->nstreams_last;
+        if (out && n && cap)
+            memcpy(out, e->streams_last, (n < cap ? n : cap) * sizeof *out);
+    }
+    pthread_mutex_unlock(&e->net_lock);
+    return n;
+}
+
+int engine_latency_total(engine *e, const char *symbol, view_stage stage, hist_summary *out)
+{
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&e->lock);
+    bool running = e->started && !e->stopped;
+    pthread_mutex_unlock(&e->lock);
+    if (running)
+        return BF_ESTATE;
+    char name[SYM_NAME_MAX];
+    int i = symbol && normalize_symbol(symbol, strlen(symbol), name)
+                ? hash_find(e, name, strlen(name))
+                : -1;
+    if (i < 0 || stage < 0 || stage >= STAGE_COUNT)
+        return BF_ENOENT;
+    const histwin *w = e->sym[i]->lat[stage];
+    if (w)
+        hist_summarize(histwin_total(w), out);
+    return 0;
 }
 
 /* ---- status JSON ---------------------------------------------------------------------------- */

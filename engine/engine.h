@@ -36,14 +36,19 @@
 
 #include "net/http.h"
 #include "net/ws.h"
+#include "util/hist.h"
 #include "view.h"
 
 typedef struct engine engine;
+typedef struct recorder recorder; /* feed/recorder.h */
 
 #define ENGINE_DEFAULT_REST_URL "https://fapi.binance.com"
 #define ENGINE_DEFAULT_WS_URL   "wss://fstream.binance.com"
 #define ENGINE_DEFAULT_SYMBOLS  "BTCUSDT,ETHUSDT,SOLUSDT,BNBUSDT,XRPUSDT"
 #define ENGINE_MAX_SYMBOLS      256
+#define ENGINE_MAX_STREAM_KINDS 16
+#define ENGINE_STREAM_KIND_MAX                                                                     \
+    24 /* longest stream kind, NUL included (a stream name fits WS_STREAM_MAX) */
 
 typedef struct engine_config {
     const char *rest_url;       /* default ENGINE_DEFAULT_REST_URL */
@@ -63,6 +68,18 @@ typedef struct engine_config {
     const http_config *http;   /* same for the HTTP pool */
     bool offline; /* no network: no ws client, no HTTP pool; data comes through the feed calls
                      below (tests, replay into the live screens) */
+    /* Per-symbol stream kinds, each subscribed as "<symbol>@<kind>": "depth" is the diff stream at
+     * depth_suffix; anything else is taken as written ("bookTicker", "aggTrade", "trade",
+     * "markPrice", "markPrice@1s", "kline_1m", "depth20@100ms", ...). NULL: depth, bookTicker,
+     * aggTrade, markPrice@1s minus what the no_* flags turn off. At most ENGINE_MAX_STREAM_KINDS. */
+    const char *const *streams;
+    size_t nstreams;
+    /* The recording tap (feed/recorder.h), NULL for none; borrowed, must outlive the engine's
+     * stop. Every WebSocket message is written exactly as received with its receive wall time on
+     * the ws thread before it enters a shard ring (a full ring never loses recorded data); every
+     * REST depth snapshot with its "rest" marker; and bfmon events (docs/recording-format.md):
+     * connect, disconnect, rotation, gap, resync, rest_error, ring_drop. */
+    recorder *recorder;
 } engine_config;
 
 /* 0 and *out, or BF_E* with a sentence in why (bad URL or symbol, ...). Nothing connects yet. */
@@ -72,6 +89,13 @@ int engine_create(const engine_config *cfg, engine **out, char *why, size_t why_
  * ("XYZUSDT is not listed in exchangeInfo: skipped") or "". Offline it only starts the workers
  * (with the scales of engine_load_exchange_info when it was called, else inferred). */
 int engine_start(engine *e, int64_t deadline_ns, char *why, size_t why_cap);
+/* Optional first half of engine_start (online): starts the HTTP pool and fetches exchangeInfo and
+ * the server time, so a caller can read engine_exchange_info_json() and the clock offset (a
+ * recording's header) before any stream is subscribed; engine_start then goes on from there.
+ * Offline it does nothing. 0, or BF_E* with a sentence in why (as engine_start). */
+int engine_prepare(engine *e, int64_t deadline_ns, char *why, size_t why_cap);
+/* Attach the recording tap (engine_config.recorder) before engine_start; BF_ESTATE after. */
+int engine_set_recorder(engine *e, recorder *r);
 /* Stops the network and the workers; views stay readable. */
 void engine_stop(engine *e);
 void engine_destroy(engine *e);
@@ -105,6 +129,24 @@ int engine_wakeup_fd(engine *e);
  * the "compare with the exchange" check. */
 int engine_book_copy(engine *e, const char *symbol, book_side side, book_level *out, size_t cap,
                      int64_t *last_update_id);
+
+/* The exchangeInfo body the engine loaded, reduced to the watched symbols: {"rateLimits":[..],
+ * "symbols":[each watched symbol's entry as the exchange sent it, filters included]} (new
+ * reference), or NULL before one was loaded (engine_prepare / engine_start /
+ * engine_load_exchange_info). */
+json_t *engine_exchange_info_json(engine *e);
+/* Messages the recording tap could not hand to the recorder (longer than its ring can ever hold);
+ * the recorder's own stats count the lines it dropped. */
+uint64_t engine_record_rejected(engine *e);
+/* The clock offset in use (exchange minus local, ns; 0 before the first /fapi/v1/time sample). */
+int64_t engine_clock_offset_ns(engine *e);
+/* Per-stream statuses of the WebSocket client (messages delivered, stale, ...): copies up to cap,
+ * returns the number of streams; 0 offline. After engine_stop: the statuses at the stop. */
+size_t engine_stream_stats(engine *e, ws_stream_status *out, size_t cap);
+/* Since-start latency of one stage for a symbol (every sample >= 0 since engine_start; negative
+ * samples are not in it), for end-of-run reports. Only after engine_stop (the workers own the
+ * histograms while they run): 0, BF_ESTATE before, BF_ENOENT for an unknown symbol. */
+int engine_latency_total(engine *e, const char *symbol, view_stage stage, hist_summary *out);
 
 /* One status object: {"t":..,"symbols":{"BTCUSDT":{"state","reason","bid","bid_qty","ask",
  * "ask_qty","last_update_id","msgs","msgs_per_s","gaps","resyncs","snapshots","decode_errors",

@@ -421,6 +421,11 @@ static int read_file(recsrc *r, const char *path, char *why, size_t cap, char *d
         }
         one_line(r, &ln, &st);
     }
+    recfmt_stats rs;
+    recfmt_get_stats(rd, &rs);
+    if (rs.torn_tail && !damage[0]) /* a recording cut short (a crash): reported, not fatal */
+        snprintf(damage, dcap, "%s is damaged: %s; the %zu lines before it are served", path,
+                 recfmt_error(rd), r->nlines);
     recfmt_close(rd);
     attribute_snapshots(r, &st);
     return 0;

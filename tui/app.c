@@ -75,6 +75,7 @@ typedef struct starter {
     int64_t retry_at_ns; /* next attempt (mono) */
     unsigned attempts;
     _Atomic bool started;
+    bool has_thread;    /* false in a replay: the caller started the engine */
     char warnings[384]; /* engine_start's notes (symbols skipped) */
 } starter;
 
@@ -128,7 +129,8 @@ static void starter_stop(starter *s)
     s->quit = true;
     pthread_cond_signal(&s->cond);
     pthread_mutex_unlock(&s->lock);
-    pthread_join(s->th, NULL);
+    if (s->has_thread)
+        pthread_join(s->th, NULL);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->cond);
 }
@@ -137,9 +139,11 @@ static void starter_stop(starter *s)
 
 typedef struct watched {
     char name[SYM_NAME_MAX];
-    bool pinned;        /* configured at start: never removed */
-    uint64_t last_used; /* app->use_clock when last selected */
-    view_symbol *v;     /* latest copy (frozen while paused) */
+    bool pinned;          /* configured at start: never removed */
+    uint64_t last_used;   /* app->use_clock when last selected */
+    view_symbol *v;       /* latest copy (frozen while paused) */
+    sync_state rec_state; /* replay: the state last seen, and since when in recording time */
+    int64_t rec_since;
 } watched;
 
 typedef struct drawn_sample {
@@ -196,6 +200,10 @@ typedef struct app {
     uint64_t seen_version; /* engine_version() at the last frame */
     int64_t frame_interval_ns, last_frame_ns, next_tick_ns;
     int64_t started_ns;
+
+    player_status ps;     /* replay: the player's status at the last look */
+    char speed_name[16];  /* replay: "1x", for the status bar */
+    uint64_t ps_msg_seen; /* its message_seq already said */
 } app;
 
 /* ---- messages ----------------------------------------------------------------------------------- */
@@ -231,7 +239,7 @@ static const char *current_message(app *a, int64_t now, char *buf, size_t cap)
         pthread_mutex_unlock(&a->st.lock);
         return buf;
     }
-    if (a->down_since_ns && now - a->down_since_ns >= DOWN_GRACE_NS) {
+    if (!a->cfg->pl && a->down_since_ns && now - a->down_since_ns >= DOWN_GRACE_NS) {
         const view_conn *c = a->g.ws[0].up ? &a->g.ws[1] : &a->g.ws[0];
         snprintf(buf, cap, "WebSocket down, reconnecting%s%s%s", hint, c->detail[0] ? ": " : "",
                  c->detail);
@@ -258,6 +266,7 @@ static void watch_append(app *a, const char *name, bool pinned)
     w->v = xcalloc(1, sizeof *w->v);
     snprintf(w->v->symbol, sizeof w->v->symbol, "%s", name);
     w->v->state = SYNC_SNAPSHOTTING;
+    w->rec_state = SYNC_SNAPSHOTTING;
 }
 
 static void watch_drop(app *a, size_t i)
@@ -370,6 +379,27 @@ static void adopt_engine_watchlist(app *a)
 
 /* ---- views and latency ------------------------------------------------------------------------ */
 
+/* Replay: "now" is the recording time of the player, so ages and countdowns stand still while the
+ * playback is paused, and move at its speed. */
+static int64_t now_real_ns(const app *a)
+{
+    return a->cfg->pl ? a->ps.position_ns : clk_real_ns();
+}
+
+/* Replay: a state's age counts in recording time from the position where the UI saw it change
+ * (the engine stamps states with its own clock, which runs on while the replay is paused). */
+static void recording_ages(app *a, watched *w)
+{
+    view_symbol *v = w->v;
+    if (v->state != w->rec_state || !w->rec_since) {
+        w->rec_since =
+            w->rec_state == v->state && a->ps.first_ns ? a->ps.first_ns : a->ps.position_ns;
+        w->rec_state = v->state;
+    }
+    v->state_since_mono_ns = w->rec_since;
+    v->last_msg_mono_ns = 0; /* no stream goes stale in a replay */
+}
+
 static void refresh_views(app *a, int64_t now)
 {
     engine_view_global(a->e, &a->g);
@@ -380,8 +410,11 @@ static void refresh_views(app *a, int64_t now)
         a->down_since_ns = now;
     if (a->paused)
         return;
-    for (size_t i = 0; i < a->nwatch; i++)
+    for (size_t i = 0; i < a->nwatch; i++) {
         engine_view_symbol(a->e, a->watch[i].name, a->watch[i].v);
+        if (a->cfg->pl)
+            recording_ages(a, &a->watch[i]);
+    }
     watched *w = selected(a);
     if (w) {
         flash_update(a->fl, w->v, now);
@@ -539,6 +572,13 @@ static uint64_t sig_status(const app *a, int64_t now_s, const char *msg)
     MIX(h, a->g.weight_limit);
     MIX(h, a->g.ban_until_mono_ns);
     MIX(h, a->g.recording);
+    if (a->cfg->pl) {
+        int64_t ms = a->ps.position_ns / CLK_NS_PER_MS;
+        MIX(h, ms);
+        MIX(h, a->ps.mode);
+        MIX(h, a->ps.speed);
+        MIX(h, a->ps.file);
+    }
     for (size_t i = 0; i < a->nwatch; i++) {
         const view_symbol *v = a->watch[i].v;
         h = fnv(h, v->symbol, sizeof v->symbol);
@@ -601,7 +641,7 @@ static void draw_data_panels(app *a, const view_symbol *v, int64_t now)
     }
     if (panel_due(a, P_TAPE, l->tape, sig_tape(v)))
         tape_draw(a->cv, l->tape, a->th, v, 0);
-    int64_t now_ms = clk_real_ns() / CLK_NS_PER_MS;
+    int64_t now_ms = now_real_ns(a) / CLK_NS_PER_MS;
     if (panel_due(a, P_STRIP, l->strip, sig_strip(v, now_ms / 1000))) {
         /* The selected symbol's name leads the strip: the one place that says whose book the
          * ladder shows. */
@@ -617,6 +657,30 @@ static void draw_data_panels(app *a, const view_symbol *v, int64_t now)
     }
 }
 
+static const char *mode_name(player_mode m)
+{
+    switch (m) {
+    case PLAYER_PLAYING:
+        return "playing";
+    case PLAYER_PAUSED:
+        return "PAUSED";
+    case PLAYER_STEPPING:
+        return "stepping";
+    case PLAYER_JUMPING:
+        return "jumping";
+    case PLAYER_ENDED:
+        return "END";
+    }
+    return "?";
+}
+
+static void replay_mark(app *a, status_replay *rp)
+{
+    player_speed_name(a->ps.speed, a->speed_name, sizeof a->speed_name);
+    *rp = (status_replay){ a->speed_name, mode_name(a->ps.mode), a->ps.position_ns, a->ps.file,
+                           a->ps.nfiles };
+}
+
 static void draw_chrome(app *a, int64_t now)
 {
     const layout *l = &a->lay;
@@ -628,7 +692,14 @@ static void draw_chrome(app *a, int64_t now)
     char buf[512];
     const char *msg = current_message(a, now, buf, sizeof buf);
     if (panel_due(a, P_STATUS, l->status, sig_status(a, now / CLK_NS_PER_S, msg))) {
+        status_replay rp;
         status_input in = { &a->g, syms, a->nwatch, a->sel, now, a->cfg->demo, a->paused, msg };
+        if (a->cfg->pl) { /* no routes, no REST weight; ages in recording time */
+            replay_mark(a, &rp);
+            in.g = NULL;
+            in.now_mono_ns = a->ps.position_ns;
+            in.replay = &rp;
+        }
         status_draw(a->cv, l->status, a->th, &in);
     }
     if (a->all_dirty && !rect_empty(l->separator))
@@ -648,7 +719,8 @@ static void draw_overlays(app *a)
 {
     if (a->help) {
         help_entry e[KM_HELP_MAX];
-        size_t n = keymap_help(a->cfg->km, e, KM_HELP_MAX);
+        size_t n = a->cfg->pl ? keymap_help_replay(a->cfg->km, e, KM_HELP_MAX)
+                              : keymap_help(a->cfg->km, e, KM_HELP_MAX);
         rect r = overlay_rect(a, 76, (int)n + 4);
         canvas_clear(a->cv, r, ROLE_NORMAL);
         help_draw(a->cv, r, a->th, e, n);
@@ -671,6 +743,8 @@ static void draw_too_small(app *a)
     canvas_put(a->cv, x > 0 ? x : 0, y, all, ROLE_WARN, text);
     if (a->cfg->demo && all.h > 1)
         canvas_put(a->cv, 0, 0, all, ROLE_DEMO, "DEMO");
+    if (a->cfg->pl && all.h > 1)
+        canvas_put(a->cv, 0, 0, all, ROLE_DEMO, "REPLAY");
 }
 
 static void frame(app *a, int64_t now)
@@ -739,6 +813,10 @@ static void update_matches(app *a)
 
 static void open_search(app *a)
 {
+    if (a->cfg->pl) {
+        say(a, "search is not available in a replay: the recording decides the symbols");
+        return;
+    }
     if (!atomic_load(&a->st.started)) {
         say(a, "the symbol list is not loaded yet (exchangeInfo): not connected");
         return;
@@ -813,6 +891,38 @@ static int64_t group_step(int64_t g, bool coarser)
     return 1;
 }
 
+/* The player's keys; nothing outside a replay. */
+static void replay_action(app *a, km_action act)
+{
+    player *pl = a->cfg->pl;
+    if (!pl || !keymap_action_replay_only(act))
+        return;
+    char name[16];
+    double speed;
+    switch (act) {
+    case KM_PLAY_PAUSE:
+        player_toggle_pause(pl);
+        break;
+    case KM_STEP:
+        player_step(pl, selected(a) ? selected(a)->name : NULL);
+        break;
+    case KM_NEXT_EVENT:
+        player_jump(pl);
+        say(a, "running to the next gap, resync or disconnect ...");
+        break;
+    case KM_SLOWER:
+    case KM_FASTER:
+        speed = player_speed_step(a->ps.speed, act == KM_FASTER);
+        player_set_speed(pl, speed);
+        a->ps.speed = speed; /* two presses within a frame step twice */
+        player_speed_name(speed, name, sizeof name);
+        say(a, "replay speed %s", name);
+        break;
+    default:
+        break;
+    }
+}
+
 static void do_action(app *a, km_action act)
 {
     switch (act) {
@@ -849,6 +959,7 @@ static void do_action(app *a, km_action act)
         a->all_dirty = true;
         break;
     default:
+        replay_action(a, act);
         break;
     }
     a->dirty = true;
@@ -938,6 +1049,23 @@ static void wait_events(app *a)
         drain_wakeups(a);
 }
 
+/* Replay: the player's status; while it plays the recording time moves, so every frame is due. */
+static void replay_tick(app *a)
+{
+    player_mode was = a->ps.mode;
+    player_get_status(a->cfg->pl, &a->ps);
+    if (a->ps.mode != PLAYER_PAUSED && a->ps.mode != PLAYER_ENDED)
+        a->dirty = true;
+    else if (a->ps.mode != was)
+        a->dirty = true;
+    if (a->ps.message_seq != a->ps_msg_seen) {
+        a->ps_msg_seen = a->ps.message_seq;
+        say(a, "%s", a->ps.message);
+    }
+    if (engine_symbol_count(a->e) != a->nwatch) /* the player added a symbol of the recording */
+        adopt_engine_watchlist(a);
+}
+
 static void tick(app *a, int64_t now)
 {
     if (now >= a->next_tick_ns) { /* ages, countdowns and messages move every second */
@@ -956,6 +1084,8 @@ static void tick(app *a, int64_t now)
         a->refreshed_after_start = true;
         adopt_engine_watchlist(a);
     }
+    if (a->cfg->pl)
+        replay_tick(a);
 }
 
 static void loop(app *a)
@@ -1019,6 +1149,12 @@ static void start_starter(app *a)
     s->timeout_ns = a->cfg->start_timeout_ns > 0 ? a->cfg->start_timeout_ns : 10 * CLK_NS_PER_S;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
+    if (a->cfg->pl) { /* a replay's offline engine was started by the caller */
+        atomic_store(&s->started, true);
+        player_get_status(a->cfg->pl, &a->ps); /* the speed before the first key */
+        return;
+    }
+    s->has_thread = true;
     if (pthread_create(&s->th, NULL, starter_main, s) != 0)
         abort(); /* like an allocation failure */
 }
@@ -1062,6 +1198,8 @@ int app_run(const app_config *cfg, char *why, size_t why_cap)
     loop(a);
     screen_close(scr); /* the terminal comes back at once; the engine may take a moment */
     starter_stop(&a->st);
+    if (cfg->pl)
+        player_stop(cfg->pl); /* nothing feeds the engine any more */
     engine_stop(a->e);
     app_free(a);
     return 0;

@@ -8,6 +8,11 @@
  * least recently viewed one. A switch shows the new symbol's view on the next frame, nothing of
  * the old.
  *
+ * Replay (app_config.pl): the same screens fed by the player. Everything that says "now" (status
+ * ages, the funding countdown) uses the player's recording time, so a paused replay holds still;
+ * the status bar carries the REPLAY mark (speed, playing / PAUSED / END, recording time, file i/n)
+ * and the player's problems as messages; Space, '.', n, '<' and '>' drive the player.
+ *
  * Signals: the caller blocks SIGINT, SIGTERM, SIGHUP, SIGWINCH and SIGTSTP in every thread before
  * the engine's threads exist (app_block_signals); the loop takes them from a signalfd, so no
  * handler ever runs beside ncurses. Main thread only.
@@ -20,6 +25,7 @@
 #include <stdint.h>
 
 #include "engine.h"
+#include "feed/player.h"
 #include "tui/keymap.h"
 
 #define APP_RECENT_MAX  8 /* symbols added by search that stay subscribed */
@@ -35,6 +41,9 @@ typedef struct app_config {
     bool force_ascii;
     keymap *km;                /* the caller's, with the keymap file applied */
     const char *first_message; /* shown at start for a while (a keymap file error), or NULL */
+    player *pl; /* replay: the engine is offline and already started, the player (started) feeds
+                   it; the screens show recording time, the REPLAY mark and take the replay keys.
+                   app_run stops the player before the engine. NULL: live. */
 } app_config;
 
 /* Block the signals the loop takes (call before any thread starts). */

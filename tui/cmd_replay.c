@@ -1,39 +1,103 @@
 /*
- * cmd_replay: option parsing and output of `bfmon replay`. The report itself is built by the engine
- * (replay_report); this file only chooses how to print it. Main thread only.
+ * cmd_replay: option parsing and output of `bfmon replay`. Headless, the report is built by the
+ * engine (replay_report) and this file only chooses how to print it (table, JSON, or --verify's
+ * verdicts). In a terminal the recording plays into the live screens: an offline engine fed by the
+ * player (feed/player.h), drawn by tui/app. Main thread only.
  */
 #include "tui/cmd_replay.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "engine.h"
+#include "feed/player.h"
 #include "feed/replay.h"
+#include "tui/app.h"
+#include "tui/keymap.h"
+#include "util/clk.h"
+#include "util/err.h"
 #include "util/probe.h"
 
+#define START_NS (10 * CLK_NS_PER_S)
+
 typedef struct replay_opts {
-    bool json, headless, probes;
-    const char *exchange_info;
+    bool json, headless, probes, verify, ascii;
+    const char *exchange_info, *config;
+    double speed;
+    int fps;
     char **files;
     int nfiles;
 } replay_opts;
 
+enum { OPT_VERIFY = 256, OPT_SPEED, OPT_CONFIG, OPT_FPS, OPT_ASCII };
+
 void cmd_replay_usage(FILE *to)
 {
     fprintf(to,
-            "usage: bfmon replay FILE... [--headless] [--json] [--exchange-info FILE] [--probes]\n"
+            "usage: bfmon replay FILE... [--speed X|max] [--headless] [--json] [--verify]\n"
+            "                            [--exchange-info FILE] [--probes]\n"
             "\n"
-            "Replay recordings (lines '<recv ns> <json>', plain or gzip) through the engine and\n"
-            "report every symbol's book, sync and cross-check results.\n"
+            "Replay recordings (lines '<recv ns> <json>', plain, gzip or zstd; several files play\n"
+            "in order). In a terminal they play into the live screens; otherwise (or with\n"
+            "--headless, --json or --verify) every symbol's book, sync and cross-check results\n"
+            "are reported.\n"
             "\n"
-            "  --headless            no terminal UI (the only mode so far)\n"
+            "  --speed X|max         playback speed, 0.1 to 100 times, or max (default 1)\n"
+            "  --config FILE         keymap file (as for the live monitor)\n"
+            "  --fps N               terminal UI frame cap (default 20)\n"
+            "  --ascii               ASCII glyphs even in a UTF-8 terminal\n"
+            "  --headless            no terminal UI: print the report\n"
             "  --json                print the report as one JSON object\n"
+            "  --verify              continuity and bookTicker agreement: one verdict per symbol\n"
             "  --exchange-info FILE  take price/quantity scales from an exchangeInfo body\n"
             "  --probes              time decode and apply per line; print the table on stderr\n"
             "  -h, --help            this help\n"
             "\n"
+            "Keys in the terminal UI: Space pause/resume, . step, n next gap/resync/disconnect,\n"
+            "< > slower/faster, p freeze the display, ? help, q quit.\n"
             "Exit status: 0 sound, 1 integrity failure, 2 usage error, 3 cannot read input.\n");
+}
+
+static bool parse_fps(const char *s, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || errno || v < 1 || v > 240)
+        return false;
+    *out = (int)v;
+    return true;
+}
+
+/* The options of --verify and the terminal UI; -1 after saying what is wrong. */
+static int take_player_option(int c, const char *arg, replay_opts *o)
+{
+    switch (c) {
+    case OPT_VERIFY:
+        o->verify = true;
+        return 0;
+    case OPT_SPEED:
+        if (player_parse_speed(arg, &o->speed))
+            return 0;
+        fprintf(stderr, "bfmon replay: --speed '%s': use 0.1 to 100, or max\n", arg);
+        return -1;
+    case OPT_CONFIG:
+        o->config = arg;
+        return 0;
+    case OPT_FPS:
+        if (parse_fps(arg, &o->fps))
+            return 0;
+        fprintf(stderr, "bfmon replay: --fps '%s': use 1 to 240\n", arg);
+        return -1;
+    default:
+        o->ascii = true;
+        return 0;
+    }
 }
 
 /* 0 to run, or the exit status to return at once (help, usage error). */
@@ -44,6 +108,11 @@ static int parse_opts(int argc, char **argv, replay_opts *o)
         { "json", no_argument, NULL, 'j' },
         { "exchange-info", required_argument, NULL, 'x' },
         { "probes", no_argument, NULL, 'p' },
+        { "verify", no_argument, NULL, OPT_VERIFY },
+        { "speed", required_argument, NULL, OPT_SPEED },
+        { "config", required_argument, NULL, OPT_CONFIG },
+        { "fps", required_argument, NULL, OPT_FPS },
+        { "ascii", no_argument, NULL, OPT_ASCII },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -62,6 +131,14 @@ static int parse_opts(int argc, char **argv, replay_opts *o)
             break;
         case 'p':
             o->probes = true;
+            break;
+        case OPT_VERIFY:
+        case OPT_SPEED:
+        case OPT_CONFIG:
+        case OPT_FPS:
+        case OPT_ASCII:
+            if (take_player_option(c, optarg, o) < 0)
+                return EXIT_USAGE;
             break;
         case 'h':
             cmd_replay_usage(stdout);
@@ -127,10 +204,43 @@ static void print_table(json_t *rep)
         printf("! %s\n", json_string_value(p));
 }
 
-static int print_report(const replay *r, bool as_json)
+/* --verify: one verdict per symbol (continuity and bookTicker agreement), then the input's
+ * problems and the overall verdict. */
+static void print_verdicts(json_t *rep)
+{
+    const char *name;
+    json_t *s;
+    json_object_foreach(json_object_get(rep, "symbols"), name, s)
+    {
+        bool ok = !strcmp(str_at(s, "integrity", NULL), "ok");
+        printf("%-12s %-6s continuity: %lld depth events, %lld gaps, %lld resyncs, ends %s; "
+               "bookTicker: %lld checks, %lld mismatches, %lld unverifiable",
+               name, ok ? "ok" : "FAILED", int_at(s, "depth_events"), int_at(s, "gaps"),
+               int_at(s, "resyncs"), str_at(s, "state", NULL), int_at(s, "bookticker_checks"),
+               int_at(s, "bookticker_mismatches"), int_at(s, "bookticker_unverified"));
+        json_t *p;
+        size_t i;
+        json_array_foreach(json_object_get(s, "problems"), i, p)
+            printf("%s%s", i ? "; " : " -- ", json_string_value(p));
+        fputc('\n', stdout);
+    }
+    json_t *p;
+    size_t i;
+    json_array_foreach(json_object_get(rep, "problems"), i, p)
+        printf("! %s\n", json_string_value(p));
+    printf("bfmon replay --verify: integrity %s (%zu files, %lld lines, %lld bad, %lld "
+           "undecodable, %lld read errors)\n",
+           str_at(rep, "integrity", NULL), json_array_size(json_object_get(rep, "files")),
+           int_at(rep, "lines"), int_at(rep, "bad_lines"), int_at(rep, "decode_errors"),
+           int_at(rep, "read_errors"));
+}
+
+static int print_report(const replay *r, bool as_json, bool verify)
 {
     json_t *rep = replay_report(r);
-    if (as_json) {
+    if (verify && !as_json) {
+        print_verdicts(rep);
+    } else if (as_json) {
         json_dumpf(rep, stdout, JSON_COMPACT | JSON_REAL_PRECISION(15));
         fputc('\n', stdout);
     } else {
@@ -158,12 +268,157 @@ static int run_files(replay *r, const replay_opts *o)
     return 0;
 }
 
+/* ---- the terminal UI ------------------------------------------------------------------------ */
+
+/* The keymap file: --config (must exist) or the XDG path (may be absent). 0, or EXIT_USAGE after
+ * saying why; a bad line lands in msg for the status bar. */
+static int load_keys(const replay_opts *o, keymap *km, char *msg, size_t cap)
+{
+    char path[4096];
+    const char *p = o->config;
+    if (!p && keymap_default_path(path, sizeof path))
+        p = path;
+    if (!p)
+        return 0;
+    char why[512] = "";
+    int rc = keymap_load(km, p, why, sizeof why);
+    if (rc == BF_ENOENT && !o->config)
+        return 0;
+    if (rc == BF_ENOENT || rc == BF_EIO) {
+        fprintf(stderr, "bfmon replay: --config: %s\n", why);
+        return EXIT_USAGE;
+    }
+    if (rc < 0)
+        snprintf(msg, cap, "keymap: %s (the other lines apply)", why);
+    return 0;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 1 << 16, n = 0, got;
+    char *buf = malloc(cap);
+    while (buf && (got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (cap - n < 2)
+            buf = realloc(buf, cap *= 2);
+    }
+    bool bad = ferror(f) || !buf;
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+/* The scales: --exchange-info FILE, else the recording's header. 0 or EXIT_RUNTIME after saying
+ * why. */
+static int load_scales(engine *e, const replay_opts *o, const player *pl)
+{
+    size_t len = 0;
+    char *file = NULL;
+    const char *body = player_exchange_info(pl, &len);
+    if (o->exchange_info && !(body = file = slurp(o->exchange_info, &len))) {
+        fprintf(stderr, "bfmon: cannot open %s: %s\n", o->exchange_info, strerror(errno));
+        return EXIT_RUNTIME;
+    }
+    char why[512] = "";
+    int rc = body ? engine_load_exchange_info(e, body, len, why, sizeof why) : 0;
+    free(file);
+    if (rc < 0) {
+        fprintf(stderr, "bfmon: %s: not a usable exchangeInfo body: %s\n",
+                o->exchange_info ? o->exchange_info : "the recording's header", why);
+        return EXIT_RUNTIME;
+    }
+    return 0;
+}
+
+/* The offline engine for the player's symbols, started. NULL after saying why. */
+static engine *replay_engine(const replay_opts *o, const player *pl, char *note, size_t cap)
+{
+    size_t n = player_symbol_count(pl);
+    if (n == 0) {
+        fprintf(stderr, "bfmon: no market data in the first %d lines of the recording\n",
+                PLAYER_PRESCAN_LINES);
+        return NULL;
+    }
+    const char *names[ENGINE_MAX_SYMBOLS];
+    n = n < ENGINE_MAX_SYMBOLS ? n : ENGINE_MAX_SYMBOLS;
+    for (size_t i = 0; i < n; i++)
+        names[i] = player_symbol_at(pl, i);
+    engine_config ec = { .symbols = names, .nsymbols = n, .offline = true };
+    engine *e = NULL;
+    char why[512] = "";
+    int rc = engine_create(&ec, &e, why, sizeof why);
+    if (rc == 0 && load_scales(e, o, pl) != 0)
+        rc = BF_EINVAL;
+    else if (rc == 0 && (rc = engine_start(e, clk_mono_ns() + START_NS, note, cap)) < 0)
+        fprintf(stderr, "bfmon: cannot start the replay: %s\n", note);
+    else if (rc < 0)
+        fprintf(stderr, "bfmon: cannot start the replay: %s\n", why);
+    if (rc < 0) {
+        engine_destroy(e);
+        return NULL;
+    }
+    return e;
+}
+
+static int run_tui(const replay_opts *o)
+{
+    app_block_signals(); /* before any thread: they all inherit the mask */
+    keymap *km = keymap_create();
+    char msg[600] = "", why[512] = "";
+    int rc = load_keys(o, km, msg, sizeof msg);
+    player_config pc = { .files = (const char *const *)o->files,
+                         .nfiles = (size_t)o->nfiles,
+                         .speed = o->speed };
+    player *pl = NULL;
+    if (rc == 0 && player_create(&pc, &pl, why, sizeof why) < 0) {
+        fprintf(stderr, "bfmon: %s\n", why);
+        rc = EXIT_RUNTIME;
+    }
+    char note[512] = "";
+    engine *e = rc == 0 ? replay_engine(o, pl, note, sizeof note) : NULL;
+    if (rc == 0 && !e)
+        rc = EXIT_RUNTIME;
+    if (e) {
+        player_start(pl, e);
+        app_config ac = { .e = e,
+                          .rest_url = "",
+                          .fps = o->fps,
+                          .force_ascii = o->ascii,
+                          .km = km,
+                          .first_message = msg[0]    ? msg
+                                           : note[0] ? note
+                                                     : NULL,
+                          .pl = pl };
+        if (app_run(&ac, why, sizeof why) != 0) {
+            fprintf(stderr, "bfmon: %s\n", why);
+            rc = EXIT_RUNTIME;
+        }
+    }
+    player_destroy(pl);
+    if (e) {
+        engine_stop(e);
+        engine_destroy(e);
+    }
+    keymap_destroy(km);
+    return rc;
+}
+
 int cmd_replay(int argc, char **argv)
 {
-    replay_opts o = { 0 };
+    replay_opts o = { .speed = 1 };
     int rc = parse_opts(argc, argv, &o);
     if (rc != 0)
         return rc < 0 ? 0 : rc;
+    if (!o.headless && !o.json && !o.verify && isatty(STDOUT_FILENO))
+        return run_tui(&o);
     replay_config cfg = { .exchange_info_path = o.exchange_info, .probes = o.probes };
     replay *r = NULL;
     char why[512];
@@ -174,7 +429,7 @@ int cmd_replay(int argc, char **argv)
     rc = run_files(r, &o);
     if (rc == 0) {
         replay_finish(r);
-        rc = print_report(r, o.json);
+        rc = print_report(r, o.json, o.verify);
         if (o.probes)
             probe_report(replay_probes(r), stderr);
         if (rc == 0 && !replay_integrity_ok(r))

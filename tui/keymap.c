@@ -47,6 +47,11 @@ static const struct {
     [KM_HELP] = { "help", "show or hide this help" },
     [KM_QUIT] = { "quit", "quit bfmon" },
     [KM_REDRAW] = { "redraw", "repaint the whole screen" },
+    [KM_PLAY_PAUSE] = { "play-pause", "replay: pause / resume the playback" },
+    [KM_STEP] = { "step", "replay: up to the next depth update, paused" },
+    [KM_NEXT_EVENT] = { "next-event", "replay: run to the next gap / resync / disconnect" },
+    [KM_SLOWER] = { "slower", "replay: slower (0.1x 0.25x ... 100x max)" },
+    [KM_FASTER] = { "faster", "replay: faster (0.1x 0.25x ... 100x max)" },
 };
 
 static const struct {
@@ -101,6 +106,11 @@ static const binding defaults[] = {
     { '?', KM_HELP },
     { 'q', KM_QUIT },
     { 'L' - '@', KM_REDRAW },
+    { ' ', KM_PLAY_PAUSE },
+    { '.', KM_STEP },
+    { 'n', KM_NEXT_EVENT },
+    { '<', KM_SLOWER },
+    { '>', KM_FASTER },
 };
 
 keymap *keymap_create(void)
@@ -387,11 +397,18 @@ static bool digits_default(const keymap *km)
     return true;
 }
 
-size_t keymap_help(keymap *km, help_entry *out, size_t cap)
+bool keymap_action_replay_only(km_action a)
+{
+    return a >= KM_PLAY_PAUSE && a <= KM_FASTER;
+}
+
+static size_t help_entries(keymap *km, bool replay, help_entry *out, size_t cap)
 {
     size_t n = 0;
     bool digits = digits_default(km);
     for (int a = KM_NONE + 1; a < KM_ACTION_COUNT && n < cap; a++) {
+        if ((!replay && keymap_action_replay_only((km_action)a)) || (replay && a == KM_SEARCH))
+            continue; /* a replay's symbols come from the recording: no search */
         bool digit_action = a >= KM_SYMBOL_1 && a <= KM_SYMBOL_9;
         if (digits && digit_action && a != KM_SYMBOL_1)
             continue;
@@ -406,4 +423,14 @@ size_t keymap_help(keymap *km, help_entry *out, size_t cap)
             out[n++] = (help_entry){ km->help_keys[a], actions[a].name, actions[a].what };
     }
     return n;
+}
+
+size_t keymap_help(keymap *km, help_entry *out, size_t cap)
+{
+    return help_entries(km, false, out, cap);
+}
+
+size_t keymap_help_replay(keymap *km, help_entry *out, size_t cap)
+{
+    return help_entries(km, true, out, cap);
 }

@@ -6,7 +6,8 @@
  *
  * Defaults (issue 4): Tab, l, Right: next symbol; Shift-Tab, h, Left: previous; 1..9: the Nth
  * symbol; '/': search; '+' '=': coarser grouping; '-': finer; p: pause; ?: help; q: quit;
- * Ctrl-L: repaint.
+ * Ctrl-L: repaint. Replay only (issue 5): Space: pause/resume playback; '.': single step; n: jump to
+ * the next gap / resync / disconnect; '<' '>': slower / faster.
  *
  * The keymap file (XDG: $XDG_CONFIG_HOME/bfmon/keys, else ~/.config/bfmon/keys, or --config FILE)
  * holds one command per line, '#' starts a comment:
@@ -46,6 +47,12 @@ typedef enum km_action {
     KM_HELP,
     KM_QUIT,
     KM_REDRAW,
+    /* replay only (bfmon replay): the player's controls */
+    KM_PLAY_PAUSE,
+    KM_STEP,
+    KM_NEXT_EVENT,
+    KM_SLOWER,
+    KM_FASTER,
     KM_ACTION_COUNT
 } km_action;
 
@@ -107,7 +114,11 @@ bool keymap_key_name(int key, char *buf, size_t cap);
 int keymap_key_by_name(const char *s);
 
 /* The help entries, one per action that has at least one key, in action order; symbol-1..9 bound
- * to 1..9 collapse into one "1-9" entry. The strings live in km until it changes. Returns n. */
+ * to 1..9 collapse into one "1-9" entry. The strings live in km until it changes. Returns n.
+ * keymap_help leaves out the replay-only actions; keymap_help_replay lists them too. */
 size_t keymap_help(keymap *km, help_entry *out, size_t cap);
+size_t keymap_help_replay(keymap *km, help_entry *out, size_t cap);
+/* True for the actions that only `bfmon replay` uses (KM_PLAY_PAUSE ... KM_FASTER). */
+bool keymap_action_replay_only(km_action a);
 
 #endif

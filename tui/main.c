@@ -10,6 +10,7 @@
 #include "bfmon_config.h"
 #include "feed/replay.h"
 #include "tui/cmd_live.h"
+#include "tui/cmd_record.h"
 #include "tui/cmd_replay.h"
 #include "tui/cmd_sim.h"
 
@@ -24,6 +25,7 @@ static void usage(FILE *to)
                 "commands:\n"
                 "  sim              run the built-in Binance-compatible loopback exchange\n"
                 "  replay FILE...   replay recordings through the engine and report\n"
+                "  record --out DIR record market data to files, without the terminal UI\n"
                 "\n"
                 "Run 'bfmon <command> --help' for a command's options.\n");
 }
@@ -41,6 +43,8 @@ int main(int argc, char **argv)
         return cmd_sim(argc - 1, argv + 1);
     if (argc >= 2 && is_command(argv[1], "replay"))
         return cmd_replay(argc - 1, argv + 1);
+    if (argc >= 2 && is_command(argv[1], "record"))
+        return cmd_record(argc - 1, argv + 1);
     if (argc == 2 && (is_command(argv[1], "--help") || is_command(argv[1], "-h"))) {
         usage(stdout);
         return 0;

@@ -5,13 +5,14 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "market/sync.h"
 
 #define NS_PER_S    1000000000LL
 #define MAX_SYMS    64 /* more never fit a row; the rest are not drawn */
 #define MAX_ITEMS   (MAX_SYMS + 8)
-#define MAX_PIECES  4
+#define MAX_PIECES  5
 #define PIECE_CHARS 48
 #define MESSAGE_MIN 12 /* a message cut shorter says nothing */
 
@@ -22,6 +23,7 @@ enum level {
     LV_SHORT_REST,    /* "w 84/2400", "REC" */
     LV_SHORT_CONN,    /* "pub▲ mkt▲" */
     LV_SHORT_SYMS,    /* "BTC LIVE", "ETH RESYNC 3s" */
+    LV_SHORT_REPLAY,  /* "REPLAY 1x PAUSED 23:54:15 1/2" */
     LV_BARE_LIVE,     /* LIVE symbols but the selected one: the name alone */
     LV_NO_WEIGHT,     /* weight dropped (a ban stays, "BAN 0:42") */
     LV_BARE_OTHERS,   /* other symbols: name and age */
@@ -31,6 +33,7 @@ enum level {
     LV_BARE_SELECTED, /* the selected symbol: name and age */
     LV_DROP_COUNT,    /* the "+2" of dropped symbols */
     LV_DROP_CONN,
+    LV_TINY_REPLAY, /* "REPLAY PAUSED" */
     LV_DROP_REC,
     LV_DROP_SELECTED,
     LV_DROP_PAUSED, /* what is left: DEMO and a ban, never dropped */
@@ -259,14 +262,51 @@ static void add_rest(bar *b, const view_global *g, int64_t now, int lv)
     }
 }
 
+/* "2024-08-08 23:54:15.123" (UTC), or "23:54:15" when short. */
+static void format_recording_time(int64_t ns, bool shrt, char *buf, size_t cap)
+{
+    time_t secs = (time_t)(ns / NS_PER_S);
+    struct tm tm;
+    if (ns <= 0 || !gmtime_r(&secs, &tm)) {
+        snprintf(buf, cap, "--:--:--");
+        return;
+    }
+    char whole[32];
+    strftime(whole, sizeof whole, shrt ? "%H:%M:%S" : "%Y-%m-%d %H:%M:%S", &tm);
+    if (shrt)
+        snprintf(buf, cap, "%s", whole);
+    else
+        snprintf(buf, cap, "%s.%03d", whole, (int)(ns % NS_PER_S / 1000000));
+}
+
+static void add_replay(bar *b, const status_replay *r, int lv)
+{
+    item *it = add_item(b, false);
+    add_piece(it, ROLE_DEMO, "REPLAY");
+    bool playing = !strcmp(r->state, "playing");
+    if (lv < LV_TINY_REPLAY)
+        add_piece(it, ROLE_HEADER, " %s", r->speed);
+    if (!playing || lv < LV_TINY_REPLAY)
+        add_piece(it, playing ? ROLE_OK : ROLE_WARN, " %s", r->state);
+    if (lv >= LV_TINY_REPLAY)
+        return;
+    char when[48];
+    format_recording_time(r->position_ns, lv >= LV_SHORT_REPLAY, when, sizeof when);
+    add_piece(it, ROLE_NORMAL, " %s", when);
+    add_piece(it, ROLE_DIM, lv >= LV_SHORT_REPLAY ? " %zu/%zu" : " file %zu/%zu", r->file,
+              r->nfiles);
+}
+
 static void build_bar(bar *b, const status_input *in, const theme *t, int lv)
 {
     b->n = 0;
     b->gap = lv >= LV_TIGHT ? 1 : 2;
     if (in->demo)
         add_piece(add_item(b, false), ROLE_DEMO, "DEMO");
+    if (in->replay)
+        add_replay(b, in->replay, lv);
     if (in->paused && lv < LV_DROP_PAUSED)
-        add_piece(add_item(b, false), ROLE_WARN, "PAUSED");
+        add_piece(add_item(b, false), ROLE_WARN, in->replay ? "FROZEN" : "PAUSED");
     if (in->g && lv < LV_DROP_CONN)
         add_conn(b, t, in->g, lv);
     size_t n = in->syms ? (in->nsyms < MAX_SYMS ? in->nsyms : MAX_SYMS) : 0;

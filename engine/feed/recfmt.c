@@ -1,7 +1,12 @@
 /*
- * recfmt: line reader over zlib's gz* API, which reads gzip and plain files alike (it looks at the
- * magic bytes). One growable buffer holds [pos, len) unread bytes; lines are cut in place so the
- * caller gets a pointer into it, never a copy.
+ * recfmt: line reader over a small source layer: plain bytes, zlib inflate (gzip members, one after
+ * another) or libzstd streaming (frames, one after another), chosen by the first bytes of the file.
+ * One growable buffer holds [pos, len) unread bytes; lines are cut in place so the caller gets a
+ * pointer into it, never a copy.
+ *
+ * A compressed stream that simply stops (no gzip trailer / unfinished zstd frame, and no error in
+ * what is there) is a recording cut while being written (kill -9, power loss): a torn tail, not
+ * damage. Everything decoded is delivered and only the incomplete last line is dropped.
  */
 #include "feed/recfmt.h"
 
@@ -15,15 +20,28 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "util/err.h"
 #include "util/memacct.h"
 #include "util/xalloc.h"
 
 #define READ_CHUNK ((size_t)1 << 16)
+#define IN_CAP     ((size_t)1 << 16)
+
+typedef enum src_kind { SRC_PLAIN, SRC_GZIP, SRC_ZSTD } src_kind;
 
 struct recfmt_reader {
-    gzFile gz;
+    int fd;
+    src_kind kind;
+    unsigned char *in; /* raw (compressed) bytes [in_pos, in_len) not yet decoded */
+    size_t in_pos, in_len;
+    bool in_eof;
+    z_stream z;
+    bool z_live;
+    ZSTD_DStream *zd;
+    bool in_stream; /* inside a gzip member / zstd frame: its end has not been seen */
+    bool torn;      /* the stream stopped inside a member / frame */
     bool compressed;
     char *buf;
     size_t cap;  /* bytes allocated; always > len so buf[len] can take a NUL */
@@ -32,9 +50,9 @@ struct recfmt_reader {
     size_t scan; /* bytes in [pos, scan) are known to hold no newline */
     size_t max_line;
     uint64_t line_no;
-    bool eof;      /* gzread reported the end (clean or damaged) */
+    bool eof;      /* the source reported the end (clean, torn or damaged) */
     bool skipping; /* inside a line longer than max_line: drop bytes up to its newline */
-    int damage;    /* BF_ECORRUPT / BF_EIO seen by gzread, reported once the buffer drains */
+    int damage;    /* BF_ECORRUPT / BF_EIO from the source, reported once the buffer drains */
     int fatal;     /* sticky result once the file cannot be read further */
     char damage_why[160];
     recfmt_stats st;
@@ -57,6 +75,48 @@ static void copy_why(char *why, size_t cap, const char *text)
         snprintf(why, cap, "%s", text);
 }
 
+/* Append raw bytes to the input buffer. >0, 0 at the end of the file (in_eof), or BF_EIO. */
+static int read_in(recfmt_reader *r)
+{
+    if (r->in_pos == r->in_len)
+        r->in_pos = r->in_len = 0;
+    for (;;) {
+        ssize_t n = read(r->fd, r->in + r->in_len, IN_CAP - r->in_len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            snprintf(r->damage_why, sizeof r->damage_why, "read failed: %s", strerror(errno));
+            return BF_EIO;
+        }
+        if (n == 0)
+            r->in_eof = true;
+        r->in_len += (size_t)n;
+        return (int)(n > 0);
+    }
+}
+
+/* The first bytes decide: gzip (1f 8b), zstd (28 b5 2f fd), anything else is plain text. */
+static int start_source(recfmt_reader *r)
+{
+    while (r->in_len < 4 && !r->in_eof)
+        if (read_in(r) < 0)
+            return BF_EIO;
+    const unsigned char *m = r->in;
+    if (r->in_len >= 2 && m[0] == 0x1f && m[1] == 0x8b) {
+        if (inflateInit2(&r->z, 15 + 16) != Z_OK)
+            return BF_EIO;
+        r->z_live = true;
+        r->kind = SRC_GZIP;
+    } else if (r->in_len >= 4 && memcmp(m, "\x28\xb5\x2f\xfd", 4) == 0) {
+        r->zd = ZSTD_createDStream();
+        if (!r->zd || ZSTD_isError(ZSTD_initDStream(r->zd)))
+            return BF_EIO;
+        r->kind = SRC_ZSTD;
+    }
+    r->compressed = r->kind != SRC_PLAIN;
+    return 0;
+}
+
 int recfmt_open(const char *path, const recfmt_config *cfg, recfmt_reader **out, char *why,
                 size_t why_cap)
 {
@@ -74,21 +134,18 @@ int recfmt_open(const char *path, const recfmt_config *cfg, recfmt_reader **out,
         copy_why(why, why_cap, strerror(EISDIR));
         return BF_EIO;
     }
-    gzFile gz = gzdopen(fd, "rb");
-    if (!gz) {
-        close(fd);
-        copy_why(why, why_cap, "cannot start the decompressor");
-        return BF_EIO;
-    }
     recfmt_reader *r = xcalloc(1, sizeof *r);
-    r->gz = gz;
+    r->fd = fd;
+    r->in = xmalloc(IN_CAP);
     r->max_line = cfg && cfg->max_line ? cfg->max_line : RECFMT_DEFAULT_MAX_LINE;
     r->cap = READ_CHUNK + 1;
     r->buf = xmalloc(r->cap);
-    memacct_add(MEM_OTHER, (int64_t)r->cap);
-    gzbuffer(gz, (unsigned)READ_CHUNK);
-    /* gzdirect() right after opening peeks at the magic bytes: 0 means gzip. */
-    r->compressed = gzdirect(gz) == 0;
+    memacct_add(MEM_OTHER, (int64_t)(r->cap + IN_CAP));
+    if (start_source(r) < 0) {
+        copy_why(why, why_cap, r->damage_why[0] ? r->damage_why : "cannot start the decompressor");
+        recfmt_close(r);
+        return BF_EIO;
+    }
     *out = r;
     return 0;
 }
@@ -97,8 +154,13 @@ void recfmt_close(recfmt_reader *r)
 {
     if (!r)
         return;
-    gzclose_r(r->gz);
-    memacct_add(MEM_OTHER, -(int64_t)r->cap);
+    if (r->z_live)
+        inflateEnd(&r->z);
+    if (r->zd)
+        ZSTD_freeDStream(r->zd);
+    close(r->fd);
+    memacct_add(MEM_OTHER, -(int64_t)(r->cap + IN_CAP));
+    free(r->in);
     free(r->buf);
     free(r);
 }
@@ -142,6 +204,94 @@ static void make_room(recfmt_reader *r)
     r->cap = want;
 }
 
+static long damaged(recfmt_reader *r, const char *what)
+{
+    snprintf(r->damage_why, sizeof r->damage_why, "compressed data is damaged (%s)", what);
+    return BF_ECORRUPT;
+}
+
+static long plain_read(recfmt_reader *r, unsigned char *dst, size_t cap)
+{
+    if (r->in_pos == r->in_len && !r->in_eof) {
+        int rc = read_in(r);
+        if (rc < 0)
+            return rc;
+    }
+    size_t n = r->in_len - r->in_pos < cap ? r->in_len - r->in_pos : cap;
+    memcpy(dst, r->in + r->in_pos, n);
+    r->in_pos += n;
+    return (long)n;
+}
+
+/* The stream ran out of input: clean between members / frames, torn inside one. */
+static long source_end(recfmt_reader *r)
+{
+    r->torn = r->in_stream;
+    return 0;
+}
+
+/* Members one after another; bytes after a member that are not a member are damage. */
+static long gzip_read(recfmt_reader *r, unsigned char *dst, size_t cap)
+{
+    z_stream *z = &r->z;
+    for (;;) {
+        if (r->in_pos == r->in_len && !r->in_eof) {
+            int rc = read_in(r);
+            if (rc < 0)
+                return rc;
+            continue;
+        }
+        bool no_input = r->in_pos == r->in_len;
+        if (!r->in_stream) {
+            if (no_input)
+                return 0;
+            inflateReset(z);
+            r->in_stream = true;
+        }
+        z->next_in = r->in + r->in_pos;
+        z->avail_in = (uInt)(r->in_len - r->in_pos);
+        z->next_out = dst;
+        z->avail_out = (uInt)cap;
+        int zr = inflate(z, Z_NO_FLUSH);
+        r->in_pos = r->in_len - z->avail_in;
+        if (zr == Z_STREAM_END)
+            r->in_stream = false;
+        else if (zr != Z_OK && zr != Z_BUF_ERROR)
+            return damaged(r, z->msg ? z->msg : "inflate failed");
+        size_t n = cap - z->avail_out;
+        if (n)
+            return (long)n;
+        if (no_input)
+            return source_end(r);
+    }
+}
+
+/* Frames one after another (ZSTD_decompressStream moves across frame ends by itself). */
+static long zstd_read(recfmt_reader *r, unsigned char *dst, size_t cap)
+{
+    for (;;) {
+        if (r->in_pos == r->in_len && !r->in_eof) {
+            int rc = read_in(r);
+            if (rc < 0)
+                return rc;
+            continue;
+        }
+        bool no_input = r->in_pos == r->in_len;
+        ZSTD_inBuffer in = { r->in + r->in_pos, r->in_len - r->in_pos, 0 };
+        ZSTD_outBuffer out = { dst, cap, 0 };
+        size_t ret = ZSTD_decompressStream(r->zd, &out, &in);
+        r->in_pos += in.pos;
+        if (ZSTD_isError(ret))
+            return damaged(r, ZSTD_getErrorName(ret));
+        if (in.pos || out.pos) /* an idle call only returns the next frame's header hint */
+            r->in_stream = ret != 0;
+        if (out.pos)
+            return (long)out.pos;
+        if (no_input)
+            return source_end(r);
+    }
+}
+
 /* Read more bytes; remember damage or I/O failure to report after the complete lines. */
 static void fill(recfmt_reader *r)
 {
@@ -149,26 +299,18 @@ static void fill(recfmt_reader *r)
     size_t room = r->cap - 1 - r->len;
     if (room > INT_MAX)
         room = INT_MAX;
-    int n = gzread(r->gz, r->buf + r->len, (unsigned)room);
-    int zerr = Z_OK;
-    const char *zmsg = gzerror(r->gz, &zerr);
+    unsigned char *dst = (unsigned char *)r->buf + r->len;
+    long n = r->kind == SRC_GZIP   ? gzip_read(r, dst, room)
+             : r->kind == SRC_ZSTD ? zstd_read(r, dst, room)
+                                   : plain_read(r, dst, room);
     if (n > 0) {
         r->len += (size_t)n;
         r->st.bytes_read += (uint64_t)n;
+        return;
     }
-    if (n < 0 || (zerr != Z_OK && zerr != Z_STREAM_END)) {
-        r->eof = true;
-        if (zerr == Z_ERRNO) {
-            r->damage = BF_EIO;
-            snprintf(r->damage_why, sizeof r->damage_why, "read failed: %s", strerror(errno));
-        } else {
-            r->damage = BF_ECORRUPT;
-            snprintf(r->damage_why, sizeof r->damage_why, "compressed data is damaged (%s)",
-                     zerr == Z_BUF_ERROR ? "truncated: unexpected end of file" : zmsg);
-        }
-    } else if (n == 0) {
-        r->eof = true;
-    }
+    r->eof = true;
+    if (n < 0)
+        r->damage = (int)n;
 }
 
 enum { LINE_BLANK = 2 };
@@ -235,6 +377,31 @@ static int take_line(recfmt_reader *r, size_t start, size_t end, recfmt_line *ou
     return rc;
 }
 
+/* A compressed stream cut short: drop the incomplete last line, report once, end cleanly. */
+static int torn_end(recfmt_reader *r)
+{
+    size_t cut = r->len - r->pos;
+    r->torn = false;
+    r->st.torn_tail = true;
+    r->st.torn_bytes = cut;
+    char where[48] = "at the start";
+    if (r->line_no)
+        snprintf(where, sizeof where, "after line %llu", (unsigned long long)r->line_no);
+    if (cut || r->skipping)
+        set_error(r,
+                  "%s: file ends inside a line (torn tail, compressed stream truncated): the "
+                  "last %zu bytes were skipped",
+                  where, cut);
+    else
+        set_error(r,
+                  "%s: file ends before its compressed stream does (torn tail, truncated); no "
+                  "line was cut",
+                  where);
+    r->pos = r->len = r->scan = 0;
+    r->skipping = false;
+    return 0;
+}
+
 /* End of input: the last line without a newline, then the end or the damage. */
 static int at_end(recfmt_reader *r, recfmt_line *out)
 {
@@ -253,6 +420,8 @@ static int at_end(recfmt_reader *r, recfmt_line *out)
         r->skipping = false;
         return r->fatal;
     }
+    if (r->torn)
+        return torn_end(r);
     if (!partial)
         return 0;
     size_t start = r->pos;

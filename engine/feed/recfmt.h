@@ -3,13 +3,23 @@
  *
  *     <local receive time, integer ns> <space> <raw JSON message as received> \n
  *
- * plain or gzip-compressed; the kind is decided by the file's magic bytes, never by its name. The
+ * plain, gzip- (one or more members) or zstd-compressed (one or more frames); the kind is decided by
+ * the file's magic bytes (1f 8b, 28 b5 2f fd), never by its name. The
  * reader owns one line buffer that grows up to recfmt_config.max_line (default 64 MiB); a longer line
  * is skipped to its newline and reported as BF_ETOOBIG. A malformed line (no timestamp, a non-digit
  * timestamp, no space, nothing after it) is reported as BF_ESYNTAX with its line number and reason,
  * and the reader moves on. CRLF endings and a missing final newline are accepted; blank lines are
- * skipped silently. Damaged gzip data (a bad block, a truncated member) is BF_ECORRUPT after every
- * complete line before the damage was delivered; an incomplete line at the damage is not delivered.
+ * skipped silently. Damaged compressed data (a bad block, a CRC / checksum error, bytes after a
+ * member that are not one) is BF_ECORRUPT after every complete line before the damage was
+ * delivered; an incomplete line at the damage is not delivered.
+ *
+ * Torn tail: a compressed stream that just stops (no gzip trailer, an unfinished zstd frame, no
+ * error in the bytes that are there) is a recording cut while being written (kill -9, a full disk).
+ * That is not fatal: every complete line is delivered, the incomplete last line (if any) is
+ * skipped, recfmt_stats.torn_tail is set, recfmt_error() says so once ("after line 12: file ends
+ * inside a line (torn tail, compressed stream truncated): the last 37 bytes were skipped") and
+ * recfmt_next() returns 0. A plain file cannot tell a cut from a last line without its newline, so
+ * its last line is delivered as before (hftbacktest files end that way).
  * Lines whose JSON is an object with a "bfmon" key are bfmon's own events: returned like any other
  * line (replay.h interprets them).
  *
@@ -43,6 +53,8 @@ typedef struct recfmt_stats {
     uint64_t bad_lines;  /* malformed lines skipped (BF_ESYNTAX) */
     uint64_t too_long;   /* lines skipped past max_line (BF_ETOOBIG) */
     uint64_t bytes_read; /* decompressed bytes consumed */
+    bool torn_tail;      /* the compressed stream was cut short (see the top comment) */
+    uint64_t torn_bytes; /* bytes of the incomplete last line skipped at the torn tail */
 } recfmt_stats;
 
 /* Open path (cfg may be NULL). BF_ENOENT when it does not exist, BF_EIO for any other failure; why
@@ -58,7 +70,7 @@ int recfmt_next(recfmt_reader *r, recfmt_line *out);
 
 /* The last problem as one sentence with its line number ("line 12: timestamp has a non-digit"). */
 const char *recfmt_error(const recfmt_reader *r);
-/* True when the file is gzip-compressed (decided from its magic bytes). */
+/* True when the file is gzip- or zstd-compressed (decided from its magic bytes). */
 bool recfmt_compressed(const recfmt_reader *r);
 void recfmt_get_stats(const recfmt_reader *r, recfmt_stats *out);
 

@@ -23,11 +23,9 @@
 #include "util/probe.h"
 #include "util/xalloc.h"
 
-/* How far into a line the "bfmon" key of an event line may start (bfmon writes it first). */
-#define MARKER_PROBE 32
-
 struct replay {
-    symtab *syms; /* NULL without exchangeInfo */
+    symtab *syms;        /* NULL without exchangeInfo */
+    bool syms_from_file; /* --exchange-info: header lines do not replace it */
     size_t max_line;
     stream_decoder *dec;
     probe_set *probes; /* NULL unless asked for */
@@ -125,6 +123,7 @@ int replay_create(const replay_config *cfg, replay **out, char *why, size_t why_
             replay_destroy(r);
             return rc;
         }
+        r->syms_from_file = true;
     }
     r->dec = stream_decoder_create(NULL);
     if (cfg && cfg->probes) {
@@ -162,7 +161,7 @@ static market *find_n(const replay *r, const char *name, size_t n)
 {
     for (size_t i = 0; i < r->nmarkets; i++) {
         const char *s = market_symbol(r->markets[i]);
-        if (strncmp(s, name, n) == 0 && s[n] == '\0')
+        if (s[0] == name[0] && strncmp(s, name, n) == 0 && s[n] == '\0')
             return r->markets[i];
     }
     return NULL;
@@ -187,11 +186,59 @@ static market *market_for(replay *r, const char *name, size_t n)
 
 /* ---- lines -------------------------------------------------------------------------------- */
 
+/* A header's "exchange_info" gives the scales of markets created from now on (every file starts
+ * with a header, so they are known before the first message), unless --exchange-info was given. */
+static void on_header(replay *r, json_t *obj)
+{
+    r->st.headers++;
+    json_t *info = json_object_get(obj, "exchange_info");
+    if (r->syms_from_file || !json_is_object(info))
+        return;
+    char *body = json_dumps(info, JSON_COMPACT);
+    symtab *t = symtab_create();
+    size_t skipped = 0;
+    char reason[256] = "";
+    int rc = body ? rest_parse_exchange_info(body, strlen(body), t, NULL, &skipped, reason,
+                                             sizeof reason)
+                  : BF_EINVAL;
+    free(body);
+    if (rc < 0) {
+        symtab_destroy(t);
+        problem(r, "header exchange_info not usable (scales are inferred): %s", reason);
+        return;
+    }
+    if (r->syms)
+        symtab_destroy(r->syms); /* markets keep copies of their entries */
+    r->syms = t;
+}
+
+static uint64_t int_field(json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    return json_is_integer(v) && json_integer_value(v) > 0 ? (uint64_t)json_integer_value(v) : 0;
+}
+
+/* The recorder lost lines before this point: the data is incomplete, whatever the books say. */
+static void on_dropped(replay *r, json_t *obj)
+{
+    uint64_t n = int_field(obj, "lines");
+    if (!json_object_get(obj, "lines"))
+        n = int_field(obj, "ring") + int_field(obj, "io") + int_field(obj, "count");
+    r->st.dropped_markers++;
+    r->st.dropped_lines += n;
+    problem(r, "the recorder dropped %llu line(s) here: data is missing from the recording",
+            (unsigned long long)n);
+}
+
 static void on_marker(replay *r, json_t *obj, const char *kind)
 {
     r->st.bfmon_events++;
+    if (!strcmp(kind, "header"))
+        on_header(r, obj);
+    else if (!strcmp(kind, "dropped"))
+        on_dropped(r, obj);
     if (strcmp(kind, "rest") != 0)
-        return; /* connect / disconnect / gap / resync: informational in a replay */
+        return; /* connect / disconnect / gap / resync ...: informational in a replay */
     const char *sym = json_string_value(json_object_get(obj, "symbol"));
     if (!sym || !*sym || strlen(sym) >= SYM_NAME_MAX) {
         problem(r, "bfmon \"rest\" marker without a valid \"symbol\"");
@@ -204,8 +251,9 @@ static void on_marker(replay *r, json_t *obj, const char *kind)
 /* True (and handled) when the line is a bfmon event line: a JSON object with a "bfmon" key. */
 static bool try_marker(replay *r, const recfmt_line *l)
 {
-    size_t head = l->len < MARKER_PROBE ? l->len : MARKER_PROBE;
-    if (l->len == 0 || l->json[0] != '{' || !memmem(l->json, head, "\"bfmon\"", 7))
+    /* The "bfmon" key comes first (docs/recording-format.md), so a prefix test is enough; anything
+     * else would cost a scan of every exchange message. */
+    if (l->len < 8 || memcmp(l->json, "{\"bfmon\"", 8) != 0)
         return false;
     json_t *obj = json_loadb(l->json, l->len, JSON_REJECT_DUPLICATES, NULL);
     const char *kind = json_string_value(json_object_get(obj, "bfmon"));
@@ -302,6 +350,20 @@ static int on_read_error(replay *r, recfmt_reader *rd, int rc)
     return rc;
 }
 
+/* A compressed file cut while being written (kill -9, a full disk): every complete line was
+ * replayed; the end of the recording is missing, so it counts as a read error. */
+static void note_torn_tail(replay *r, recfmt_reader *rd)
+{
+    recfmt_stats st;
+    recfmt_get_stats(rd, &st);
+    if (!st.torn_tail)
+        return;
+    r->st.read_errors++;
+    r->st.torn_tails++;
+    r->cur_line = 0;
+    problem(r, "%s", recfmt_error(rd));
+}
+
 int replay_file(replay *r, const char *path)
 {
     recfmt_config cfg = { .max_line = r->max_line };
@@ -324,6 +386,8 @@ int replay_file(replay *r, const char *path)
         else if ((rc = on_read_error(r, rd, rc)) < 0)
             break;
     }
+    if (rc == 0)
+        note_torn_tail(r, rd);
     recfmt_close(rd);
     r->cur_line = 0;
     return rc;
@@ -400,7 +464,7 @@ bool replay_integrity_ok(const replay *r)
 {
     const replay_stats *s = &r->st;
     if (s->bad_lines || s->decode_errors || s->attribution_errors || s->event_errors ||
-        s->read_errors)
+        s->read_errors || s->dropped_markers)
         return false;
     for (size_t i = 0; i < r->nmarkets; i++)
         if (!market_ok(r->markets[i]))
@@ -574,6 +638,10 @@ static void add_counts(json_t *o, const replay_stats *s)
     json_object_set_new(o, "attribution_errors", json_integer((json_int_t)s->attribution_errors));
     json_object_set_new(o, "event_errors", json_integer((json_int_t)s->event_errors));
     json_object_set_new(o, "read_errors", json_integer((json_int_t)s->read_errors));
+    json_object_set_new(o, "torn_tails", json_integer((json_int_t)s->torn_tails));
+    json_object_set_new(o, "headers", json_integer((json_int_t)s->headers));
+    json_object_set_new(o, "dropped_markers", json_integer((json_int_t)s->dropped_markers));
+    json_object_set_new(o, "dropped_lines", json_integer((json_int_t)s->dropped_lines));
 }
 
 json_t *replay_report(const replay *r)

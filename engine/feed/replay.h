@@ -6,8 +6,11 @@
  * REST depth snapshots carry no symbol; one is attributed to (a) the symbol named by a bfmon "rest"
  * marker on the line directly before it, else (b) the only symbol seen so far in the recording, else
  * (c) it is an attribution error. Other bfmon event lines ({"bfmon":"connect"|"disconnect"|"gap"|
- * "resync",...}) are counted. Scales come from an optional exchangeInfo body, else each market infers
- * them (see market.h). The format is described in docs/recording-format.md.
+ * "resync",...}) are counted and otherwise informational (replay re-derives gaps from the data), but
+ * a "dropped" marker (the recorder lost lines) is a problem and fails the integrity check. Scales
+ * come from an optional exchangeInfo body, else from the "exchange_info" of a bfmon recording's
+ * header line ({"bfmon":"header",...}, the first line of every file bfmon writes), else each market
+ * infers them (see market.h). The format is described in docs/recording-format.md.
  *
  * A replay belongs to one thread. It owns its markets, decoder and symbol table; markets returned by
  * the accessors stay valid until replay_destroy(). Problems (bad lines, decode errors, attribution
@@ -43,7 +46,12 @@ typedef struct replay_stats {
     uint64_t bfmon_events;  /* bfmon's own event lines */
     uint64_t attribution_errors; /* snapshots that could not be given a symbol */
     uint64_t event_errors; /* events a market could not use (convert errors, stale snapshot) */
-    uint64_t read_errors;  /* files that ended in damage (BF_ECORRUPT / BF_EIO) */
+    uint64_t read_errors;  /* files that ended in damage (BF_ECORRUPT / BF_EIO) or torn */
+    uint64_t
+        torn_tails; /* compressed files cut short (recfmt's torn tail; lines before it replayed) */
+    uint64_t headers;         /* header lines (also counted in bfmon_events) */
+    uint64_t dropped_markers; /* "dropped" markers: the recorder lost lines there */
+    uint64_t dropped_lines;   /* lines those markers say were lost */
 } replay_stats;
 
 /* cfg may be NULL. Fails only on the exchangeInfo file: BF_ENOENT / BF_EIO (unreadable) or the
@@ -67,7 +75,7 @@ market *replay_find_market(const replay *r, const char *symbol);
 
 /* True when every symbol is sound and nothing was lost: no gap or resync, no bookTicker mismatch,
  * no crossed book, no symbol left unsynced with depth data, no decode, line, attribution, event or
- * read error. */
+ * read error, no "dropped" marker. */
 bool replay_integrity_ok(const replay *r);
 
 /* The report (docs/recording-format.md, "Replay report"): a new JSON object the caller decrefs. */

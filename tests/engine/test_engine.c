@@ -7,6 +7,7 @@
  */
 #include <criterion/criterion.h>
 #include <ctype.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <poll.h>
 #include <pthread.h>
@@ -19,6 +20,7 @@
 #include "codec/stream.h"
 #include "engine.h"
 #include "feed/recfmt.h"
+#include "feed/recorder.h"
 #include "feed/replay.h"
 #include "market/market.h"
 #include "sim/model.h"
@@ -898,6 +900,178 @@ Test(engine, live_smoke_against_sim)
     free(after);
     engine_destroy(e);
     sim_server_destroy(srv);
+}
+
+/* ---- the recording tap ---------------------------------------------------------------------- */
+
+typedef struct tap_counts {
+    uint64_t headers, messages, connects, disconnects, gaps, resyncs, rest_markers, snapshots;
+    bool snapshot_after_marker; /* every snapshot body directly follows its rest marker */
+} tap_counts;
+
+static bool has_kind(const recfmt_line *l, const char *kind)
+{
+    char head[64];
+    snprintf(head, sizeof head, "{\"bfmon\":\"%s\"", kind);
+    return strncmp(l->json, head, strlen(head)) == 0;
+}
+
+static void count_line(tap_counts *c, const recfmt_line *l, bool *after_marker)
+{
+    bool marker = has_kind(l, "rest");
+    if (is_snapshot_line(l)) {
+        c->snapshots++;
+        c->snapshot_after_marker &= *after_marker;
+    } else if (strncmp(l->json, "{\"bfmon\"", 8) != 0) {
+        c->messages++;
+    }
+    c->headers += has_kind(l, "header");
+    c->connects += has_kind(l, "connect");
+    c->disconnects += has_kind(l, "disconnect") && strstr(l->json, "\"reason\":");
+    c->gaps += has_kind(l, "gap") && strstr(l->json, "\"symbol\":\"BTCUSDT\",\"pu\":") &&
+               strstr(l->json, "\"prev_u\":");
+    c->resyncs += has_kind(l, "resync") && strstr(l->json, "\"reason\":");
+    c->rest_markers += marker;
+    *after_marker = marker;
+}
+
+/* Counts over the files (taken before recorder_destroy, read after it finished them). */
+static tap_counts count_recording(char (*files)[512], size_t n)
+{
+    tap_counts c = { .snapshot_after_marker = true };
+    for (size_t i = 0; i < n && i < 64; i++) {
+        recfmt_reader *rd = NULL;
+        cr_assert_eq(recfmt_open(files[i], NULL, &rd, NULL, 0), 0, "%s", files[i]);
+        recfmt_line l;
+        bool after_marker = false;
+        int rc;
+        while ((rc = recfmt_next(rd, &l)) == 1)
+            count_line(&c, &l, &after_marker);
+        cr_assert_eq(rc, 0, "%s: %s", files[i], recfmt_error(rd));
+        recfmt_close(rd);
+    }
+    return c;
+}
+
+/* The tap against the loopback exchange with its scheduled gap and disconnect: every WebSocket
+ * message is in the recording, every snapshot follows its marker, and the engine's events are
+ * there as bfmon lines. */
+Test(engine, recording_tap_records_messages_snapshots_and_events)
+{
+    sim_server *srv = start_sim();
+    char rest[64], wsu[64];
+    snprintf(rest, sizeof rest, "http://127.0.0.1:%d", sim_server_port(srv, false));
+    snprintf(wsu, sizeof wsu, "ws://127.0.0.1:%d", sim_server_port(srv, false));
+    char *dir = tu_mkdtemp();
+    recorder_config rc = { .dir = dir, .header_json = "{\"bfmon\":\"header\",\"format\":1}" };
+    recorder *r = NULL;
+    char why[256] = "";
+    cr_assert_eq(recorder_create(&rc, &r, why, sizeof why), 0, "%s", why);
+    static const char *const syms[] = { "BTCUSDT", "ETHUSDT" };
+    static const char *const kinds[] = { "depth", "bookTicker", "trade" };
+    ws_config wc = { .backoff_min_ms = 50, .backoff_max_ms = 200 };
+    engine_config cfg = { .rest_url = rest,
+                          .ws_url = wsu,
+                          .symbols = syms,
+                          .nsymbols = 2,
+                          .workers = 2,
+                          .streams = kinds,
+                          .nstreams = 3,
+                          .ws = &wc,
+                          .recorder = r };
+    engine *e = NULL;
+    cr_assert_eq(engine_create(&cfg, &e, why, sizeof why), 0, "%s", why);
+    cr_assert_eq(engine_start(e, clk_mono_ns() + WAIT_NS, why, sizeof why), 0, "%s", why);
+    view_symbol *v = malloc(sizeof *v);
+    cr_assert(wait_view(e, "BTCUSDT", live_after_gap, NULL, v), "%s", v->reason);
+    cr_assert(reconnected(e));
+    cr_assert(wait_view(e, "ETHUSDT", live, NULL, v), "%s", v->reason);
+    hist_summary hs;
+    cr_assert_eq(engine_latency_total(e, "BTCUSDT", STAGE_E_TO_RECV, &hs), BF_ESTATE);
+    engine_stop(e);
+    cr_assert_eq(engine_latency_total(e, "BTCUSDT", STAGE_E_TO_RECV, &hs), 0);
+    cr_assert_gt(hs.count, 0);
+    ws_stream_status st[8];
+    size_t nst = engine_stream_stats(e, st, 8);
+    cr_assert_eq(nst, 6, "2 symbols x 3 kinds");
+    bool has_trade = false;
+    for (size_t i = 0; i < nst; i++)
+        has_trade |= strcmp(st[i].name, "btcusdt@trade") == 0;
+    cr_assert(has_trade, "the configured kinds are subscribed");
+    view_global g;
+    engine_view_global(e, &g);
+    cr_assert_eq(recorder_flush(r, clk_mono_ns() + WAIT_NS), 0);
+    static char files[64][512];
+    size_t nfiles = recorder_files(r, files, 64);
+    recorder_destroy(r);
+    tap_counts c = count_recording(files, nfiles);
+    cr_assert_eq(engine_record_rejected(e), 0);
+    cr_assert_eq(c.headers, 1);
+    cr_assert_eq(c.messages, g.ws_messages, "recorded %" PRIu64 " of %" PRIu64 " messages",
+                 c.messages, g.ws_messages);
+    cr_assert_geq(c.snapshots, 3, "a snapshot per symbol plus the one after the gap");
+    cr_assert_eq(c.rest_markers, c.snapshots);
+    cr_assert(c.snapshot_after_marker);
+    cr_assert_geq(c.connects, 2, "the first connection and the reconnect");
+    cr_assert_geq(c.disconnects, 1);
+    cr_assert_geq(c.gaps, 1);
+    cr_assert_geq(c.resyncs, 1);
+    free(v);
+    engine_destroy(e);
+    sim_server_destroy(srv);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+Test(engine, exchange_info_json_keeps_the_watched_entries)
+{
+    static const char *const syms[] = { "SUSHIUSDT", "AKROUSDT" };
+    engine *e = offline_engine(syms, 2, 1, 0);
+    cr_assert_null(engine_exchange_info_json(e), "nothing loaded yet");
+    size_t len;
+    char *info = fixture_text(CF "derived_rest_exchangeInfo.json", &len);
+    char why[256] = "";
+    cr_assert_eq(engine_load_exchange_info(e, info, len, why, sizeof why), 0, "%s", why);
+    json_t *full = json_loadb(info, len, 0, NULL);
+    free(info);
+    json_t *x = engine_exchange_info_json(e);
+    cr_assert(json_is_object(x));
+    cr_assert(json_equal(json_object_get(x, "rateLimits"), json_object_get(full, "rateLimits")));
+    json_t *list = json_object_get(x, "symbols");
+    cr_assert_eq(json_array_size(list), 2);
+    size_t i;
+    json_t *entry, *want = NULL;
+    json_array_foreach(json_object_get(full, "symbols"), i,
+                       entry) if (!strcmp(json_string_value(json_object_get(entry, "symbol")),
+                                          "AKROUSDT")) want = entry;
+    bool found = false;
+    json_array_foreach(list, i, entry) if (json_equal(entry, want)) found = true;
+    cr_assert(found, "AKROUSDT's entry is kept as the exchange sent it, filters included");
+    json_decref(x);
+    json_decref(full);
+    /* Offline, prepare does nothing; the tap can be set until the start. */
+    cr_assert_eq(engine_prepare(e, clk_mono_ns() + WAIT_NS, why, sizeof why), 0);
+    cr_assert_eq(engine_set_recorder(e, NULL), 0);
+    start(e);
+    cr_assert_eq(engine_set_recorder(e, NULL), BF_ESTATE);
+    cr_assert_eq(engine_prepare(e, clk_mono_ns() + WAIT_NS, why, sizeof why), BF_ESTATE);
+    engine_destroy(e);
+}
+
+Test(engine, create_rejects_bad_stream_kinds)
+{
+    engine *e = NULL;
+    char why[256];
+    static const char *const bad[] = { "depth", "book ticker" };
+    engine_config c1 = { .streams = bad, .nstreams = 2, .offline = true };
+    cr_assert_eq(engine_create(&c1, &e, why, sizeof why), BF_EINVAL);
+    cr_assert(strstr(why, "book ticker"), "%s", why);
+    engine_config c2 = { .streams = bad, .nstreams = 0, .offline = true };
+    cr_assert_eq(engine_create(&c2, &e, why, sizeof why), BF_EINVAL);
+    static const char *const good[] = { "depth", "markPrice", "kline_1m", "depth20@100ms" };
+    engine_config c3 = { .streams = good, .nstreams = 4, .offline = true, .workers = 1 };
+    cr_assert_eq(engine_create(&c3, &e, why, sizeof why), 0, "%s", why);
+    engine_destroy(e);
 }
 
 /* ---- bfmon live options -------------------------------------------------------------------- */

@@ -1,10 +1,12 @@
-/* Tests for recfmt: the recording line reader (plain and gzip, damaged input, odd lines). */
+/* Tests for recfmt: the recording line reader (plain, gzip and zstd, torn and damaged input, odd
+ * lines). */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "feed/recfmt.h"
 #include "testutil.h"
@@ -51,6 +53,27 @@ static char *write_gz(const char *name, const char *data, size_t len)
     if (len)
         cr_assert_eq(gzwrite(g, data, (unsigned)len), (int)len);
     cr_assert_eq(gzclose(g), Z_OK);
+    return p;
+}
+
+static char *write_plain_at(const char *p, const char *data, size_t len)
+{
+    FILE *f = fopen(p, "wb");
+    cr_assert(f);
+    cr_assert_eq(fwrite(data, 1, len, f), len);
+    fclose(f);
+    return strdup(p);
+}
+
+static char *write_zst(const char *name, const char *data, size_t len, int level)
+{
+    size_t cap = ZSTD_compressBound(len);
+    char *z = malloc(cap);
+    size_t n = ZSTD_compress(z, cap, data, len, level);
+    cr_assert_not(ZSTD_isError(n));
+    char *p = path_in(name);
+    free(write_plain_at(p, z, n));
+    free(z);
     return p;
 }
 
@@ -292,27 +315,229 @@ static int read_consecutive(recfmt_reader *r, int *count)
     return rc;
 }
 
-Test(recfmt, truncated_gzip_delivers_complete_lines_then_corrupt)
+/* Read past lines and skipped lines to the final code. */
+static int read_to_damage(recfmt_reader *r)
+{
+    recfmt_line l;
+    int rc;
+    while ((rc = recfmt_next(r, &l)) == 1 || rc == BF_ESYNTAX || rc == BF_ETOOBIG)
+        ;
+    return rc;
+}
+
+/* zstd with its content checksum on (as the recorder writes it). */
+static char *write_zst_checked(const char *name, const char *data, size_t len)
+{
+    ZSTD_CCtx *c = ZSTD_createCCtx();
+    ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
+    size_t cap = ZSTD_compressBound(len);
+    char *z = malloc(cap);
+    size_t n = ZSTD_compress2(c, z, cap, data, len);
+    cr_assert_not(ZSTD_isError(n));
+    ZSTD_freeCCtx(c);
+    char *p = path_in(name);
+    free(write_plain_at(p, z, n));
+    free(z);
+    return p;
+}
+
+/* The first `keep` bytes of file p, written back over it. */
+static void cut_file(const char *p, size_t keep)
+{
+    size_t n;
+    char *d = tu_read_file(p, &n);
+    cr_assert(d && keep <= n);
+    free(write_plain_at(p, d, keep));
+    free(d);
+}
+
+/* A cut compressed file (kill -9 while recording): every complete line, then a reported torn
+ * tail and a clean end. Formerly BF_ECORRUPT; the torn-tail rule (issue 5) makes it an end. */
+static void expect_torn(const char *p, int total)
+{
+    recfmt_reader *r = open_ok(p, 0);
+    int count;
+    int rc = read_consecutive(r, &count);
+    cr_assert_eq(rc, 0, "got %d: %s", rc, recfmt_error(r));
+    cr_assert_gt(count, 100);
+    cr_assert_lt(count, total);
+    recfmt_stats st;
+    recfmt_get_stats(r, &st);
+    cr_assert(st.torn_tail);
+    cr_assert_eq(st.lines, (uint64_t)count);
+    cr_assert(strstr(recfmt_error(r), "torn tail"), "%s", recfmt_error(r));
+    char want[48];
+    snprintf(want, sizeof want, "after line %d", count);
+    cr_assert(strstr(recfmt_error(r), want), "%s", recfmt_error(r));
+    recfmt_line l;
+    cr_assert_eq(recfmt_next(r, &l), 0, "the end is sticky");
+    recfmt_close(r);
+}
+
+Test(recfmt, truncated_gzip_is_a_torn_tail)
 {
     size_t len;
     char *d = numbered_lines(20000, &len);
     char *p = write_gz("trunc.gz", d, len);
     size_t glen;
-    char *g = tu_read_file(p, &glen);
-    cr_assert(g);
-    free(write_plain("trunc.gz", g, glen / 2));
+    free(tu_read_file(p, &glen));
+    cut_file(p, glen / 2);
+    expect_torn(p, 20000);
+    free(p);
+    free(d);
+}
+
+Test(recfmt, truncated_zstd_is_a_torn_tail)
+{
+    size_t len;
+    char *d = numbered_lines(20000, &len);
+    char *p = write_zst("trunc.zst", d, len, 1);
+    size_t zlen;
+    free(tu_read_file(p, &zlen));
+    cut_file(p, zlen / 2);
+    expect_torn(p, 20000);
+    free(p);
+    free(d);
+}
+
+/* Cut exactly after a sync flush: no line is cut, the truncation is still reported. */
+Test(recfmt, gzip_cut_at_a_flush_point_loses_no_line)
+{
+    static const char a[] = "1 {\"a\":1}\n2 {\"b\":2}\n";
+    z_stream z = { 0 };
+    cr_assert_eq(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    unsigned char out[256];
+    z.next_in = (Bytef *)(uintptr_t)a;
+    z.avail_in = sizeof a - 1;
+    z.next_out = out;
+    z.avail_out = sizeof out;
+    cr_assert_eq(deflate(&z, Z_SYNC_FLUSH), Z_OK);
+    size_t n = sizeof out - z.avail_out;
+    deflateEnd(&z);
+    char *p = write_plain("flushed.gz", (const char *)out, n);
+    recfmt_reader *r = open_ok(p, 0);
+    expect_line(r, 1, "{\"a\":1}", 1);
+    expect_line(r, 2, "{\"b\":2}", 2);
+    recfmt_line l;
+    cr_assert_eq(recfmt_next(r, &l), 0);
+    recfmt_stats st;
+    recfmt_get_stats(r, &st);
+    cr_assert(st.torn_tail);
+    cr_assert_eq(st.torn_bytes, 0);
+    cr_assert(strstr(recfmt_error(r), "no line was cut"), "%s", recfmt_error(r));
+    recfmt_close(r);
+    free(p);
+}
+
+Test(recfmt, zstd_detected_by_magic_and_read)
+{
+    char *p = write_zst("looks_plain.txt", three, sizeof three - 1, 3);
+    recfmt_reader *r = open_ok(p, 0);
+    cr_assert(recfmt_compressed(r));
+    expect_three(r);
+    recfmt_stats st;
+    recfmt_get_stats(r, &st);
+    cr_assert_not(st.torn_tail);
+    recfmt_close(r);
+    free(p);
+}
+
+/* Several gzip members / zstd frames in one file read as one stream (a line may span them). */
+Test(recfmt, several_members_and_frames)
+{
+    size_t len;
+    char *d = numbered_lines(3000, &len);
+    size_t half = len / 2 + 7; /* inside a line */
+    for (int kind = 0; kind < 2; kind++) {
+        char *a = kind ? write_zst("a", d, half, 1) : write_gz("a", d, half);
+        char *b =
+            kind ? write_zst("b", d + half, len - half, 1) : write_gz("b", d + half, len - half);
+        size_t na, nb;
+        char *da = tu_read_file(a, &na), *db = tu_read_file(b, &nb);
+        char *both = malloc(na + nb);
+        memcpy(both, da, na);
+        memcpy(both + na, db, nb);
+        char *p = write_plain("both", both, na + nb);
+        recfmt_reader *r = open_ok(p, 0);
+        int count;
+        cr_assert_eq(read_consecutive(r, &count), 0, "%s", recfmt_error(r));
+        cr_assert_eq(count, 3000, "kind %d", kind);
+        recfmt_stats st;
+        recfmt_get_stats(r, &st);
+        cr_assert_not(st.torn_tail);
+        recfmt_close(r);
+        free(p);
+        free(both);
+        free(da);
+        free(db);
+        free(a);
+        free(b);
+    }
+    free(d);
+}
+
+Test(recfmt, corrupt_zstd_block_is_reported)
+{
+    size_t len;
+    char *d = numbered_lines(20000, &len);
+    char *p = write_zst_checked("bad.zst", d, len);
+    size_t zlen;
+    char *z = tu_read_file(p, &zlen);
+    for (size_t i = zlen / 2; i < zlen / 2 + 64; i++)
+        z[i] ^= 0x5a;
+    free(write_plain("bad.zst", z, zlen));
+    recfmt_reader *r = open_ok(p, 0);
+    /* zstd may notice the damage only at the frame's checksum: garbage lines may come first. */
+    int rc = read_to_damage(r);
+    cr_assert_eq(rc, BF_ECORRUPT, "got %d", rc);
+    cr_assert(strstr(recfmt_error(r), "damaged"), "%s", recfmt_error(r));
+    recfmt_line l;
+    cr_assert_eq(recfmt_next(r, &l), BF_ECORRUPT, "damage is sticky");
+    recfmt_stats st;
+    recfmt_get_stats(r, &st);
+    cr_assert_not(st.torn_tail);
+    recfmt_close(r);
+    free(z);
+    free(p);
+    free(d);
+}
+
+/* A damaged block in the middle stays damage even when the file is also cut: the stream is made
+ * with a full flush (a byte-aligned block boundary) and a byte that opens a block of the reserved
+ * type 3 is put there, which inflate must reject. */
+Test(recfmt, corrupt_middle_of_a_cut_gzip_is_damage)
+{
+    size_t len;
+    char *d = numbered_lines(4000, &len);
+    z_stream z = { 0 };
+    cr_assert_eq(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    size_t cap = deflateBound(&z, (uLong)len) + 64, half = len / 2;
+    unsigned char *out = malloc(cap + 1);
+    z.next_in = (Bytef *)d;
+    z.avail_in = (uInt)half;
+    z.next_out = out;
+    z.avail_out = (uInt)cap;
+    cr_assert_eq(deflate(&z, Z_FULL_FLUSH), Z_OK);
+    size_t at = cap - z.avail_out;
+    z.avail_in = (uInt)(len - half);
+    cr_assert_eq(deflate(&z, Z_FINISH), Z_STREAM_END);
+    size_t n = cap - z.avail_out;
+    deflateEnd(&z);
+    memmove(out + at + 1, out + at, n - at);
+    out[at] = 0x06; /* BFINAL 0, BTYPE 11 */
+    char *p = write_plain("badcut.gz", (const char *)out, at + 1 + (n - at) / 2);
     recfmt_reader *r = open_ok(p, 0);
     int count;
     int rc = read_consecutive(r, &count);
-    cr_assert_eq(rc, BF_ECORRUPT, "got %d", rc);
-    cr_assert_gt(count, 100);
-    cr_assert_lt(count, 20000);
-    cr_assert(strstr(recfmt_error(r), "truncated"), "%s", recfmt_error(r));
-    recfmt_line l;
-    cr_assert_eq(recfmt_next(r, &l), BF_ECORRUPT, "damage is sticky");
+    cr_assert_eq(rc, BF_ECORRUPT, "got %d: %s", rc, recfmt_error(r));
+    cr_assert_gt(count, 100, "the lines before the damage are delivered");
+    cr_assert(strstr(recfmt_error(r), "invalid block type"), "%s", recfmt_error(r));
+    recfmt_stats st;
+    recfmt_get_stats(r, &st);
+    cr_assert_not(st.torn_tail);
     recfmt_close(r);
-    free(g);
     free(p);
+    free(out);
     free(d);
 }
 

@@ -707,3 +707,97 @@ Test(replay, snapshot_without_marker_in_multi_symbol_file)
     json_decref(rep);
     free(rec);
 }
+
+/* A file with `first` as its line 1, then every line of `src`. */
+static char *prepend_line(const char *name, const char *src, const char *first)
+{
+    size_t len;
+    char *data = tu_read_file(src, &len);
+    cr_assert(data);
+    char *path = path_in(name);
+    FILE *f = fopen(path, "wb");
+    cr_assert(f);
+    fprintf(f, "%s\n", first);
+    fwrite(data, 1, len, f);
+    fclose(f);
+    free(data);
+    return path;
+}
+
+/* The header line bfmon record writes: {"bfmon":"header",...,"exchange_info":{...}}. */
+static char *header_with_info(void)
+{
+    char *ex = tu_fixture(CF_DIR "derived_rest_exchangeInfo.json");
+    json_t *info = json_load_file(ex, 0, NULL);
+    cr_assert(info, "cannot load %s", ex);
+    free(ex);
+    json_t *h = json_pack("{s:s,s:i,s:s,s:o}", "bfmon", "header", "format", 1, "version",
+                          BFMON_VERSION, "exchange_info", info);
+    char *body = json_dumps(h, JSON_COMPACT);
+    json_decref(h);
+    size_t n = strlen(body) + 32;
+    char *line = malloc(n);
+    snprintf(line, n, "1626992741000000000 %s", body);
+    free(body);
+    return line;
+}
+
+Test(replay, header_exchange_info_gives_the_scales)
+{
+    char *rec = convert_cryptofeed("cf.txt", true);
+    char *header = header_with_info();
+    char *with = prepend_line("cf_header.txt", rec, header);
+    const char *files[] = { with };
+    json_t *rep = replay_inproc(files, 1, NULL);
+    cr_assert_str_eq(sval(rep, "integrity"), "ok");
+    cr_assert_eq(ival(rep, "headers"), 1);
+    for (size_t i = 0; i < 4; i++) {
+        json_t *s = sym(rep, cf_symbols[i].symbol);
+        cr_assert_str_eq(sval(json_object_get(s, "scale"), "source"), "exchangeInfo", "%s",
+                         cf_symbols[i].symbol);
+        expect_top(s, cf_symbols[i].bid, NULL, cf_symbols[i].ask, NULL);
+    }
+    cr_assert_eq(ival(rep, "bfmon_events"), 5, "the header counts as a bfmon event");
+    json_decref(rep);
+    free(with);
+    free(header);
+    free(rec);
+}
+
+Test(replay, header_without_usable_info_infers_scales)
+{
+    char *rec = convert_cryptofeed("cf.txt", true);
+    char *with = prepend_line("cf_badheader.txt", rec,
+                              "1626992741000000000 {\"bfmon\":\"header\",\"format\":1,"
+                              "\"exchange_info\":{\"rateLimits\":[]}}");
+    const char *files[] = { with };
+    json_t *rep = replay_inproc(files, 1, NULL);
+    cr_assert_eq(ival(rep, "headers"), 1);
+    json_t *s = sym(rep, "SUSHIUSDT");
+    cr_assert_str_eq(sval(json_object_get(s, "scale"), "source"), "inferred");
+    cr_assert_str_eq(sval(s, "state"), "LIVE");
+    json_decref(rep);
+    free(with);
+    free(rec);
+}
+
+Test(replay, dropped_marker_is_a_problem)
+{
+    char *path = edited_copy("dropped.txt", 0, 1000,
+                             "1723161256000000000 {\"bfmon\":\"dropped\",\"lines\":7,\"ring\":7,"
+                             "\"io\":0}\n1723161256000000001 {\"bfmon\":\"gap\",\"symbol\":"
+                             "\"BTCUSDT\",\"pu\":1,\"prev_u\":2}\n");
+    const char *files[] = { path };
+    json_t *rep = replay_inproc(files, 1, NULL);
+    cr_assert_str_eq(sval(rep, "integrity"), "failed", "data lost in the recording");
+    cr_assert_eq(ival(rep, "dropped_markers"), 1);
+    cr_assert_eq(ival(rep, "dropped_lines"), 7);
+    cr_assert_eq(ival(rep, "bfmon_events"), 2, "dropped and gap");
+    json_t *s = sym(rep, "BTCUSDT");
+    cr_assert_str_eq(sval(s, "state"), "LIVE", "a gap event is informational");
+    cr_assert_eq(ival(s, "gaps"), 0);
+    const char *p = json_string_value(json_array_get(json_object_get(rep, "problems"), 0));
+    cr_assert(p && strstr(p, "dropped 7 line") && strstr(p, "line 1000"), "%s", p);
+    json_decref(rep);
+    free(path);
+}

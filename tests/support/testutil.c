@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -128,12 +130,40 @@ struct tu_proc {
 
 tu_proc *tu_spawn(char *const argv[], char *const env_extra[])
 {
+    return tu_spawn_ex(argv, env_extra, NULL);
+}
+
+/* In the child, before exec. */
+static void apply_spawn_opts(const tu_spawn_opts *o, int out_fd)
+{
+    if (!o)
+        return;
+    if (o->stderr_to_stdout)
+        dup2(out_fd, STDERR_FILENO);
+    if (o->fsize_limit > 0) {
+        struct rlimit rl = { .rlim_cur = (rlim_t)o->fsize_limit,
+                             .rlim_max = (rlim_t)o->fsize_limit };
+        setrlimit(RLIMIT_FSIZE, &rl);
+    }
+}
+
+int tu_proc_signal(tu_proc *p, int sig)
+{
+    return kill(p->pid, sig);
+}
+
+tu_proc *tu_spawn_ex(char *const argv[], char *const env_extra[], const tu_spawn_opts *opts)
+{
     int fds[2];
     cr_assert_eq(pipe(fds), 0, "pipe: %s", strerror(errno));
     pid_t pid = fork();
     cr_assert(pid >= 0, "fork: %s", strerror(errno));
     if (pid == 0) {
+        /* A test that fails an assertion exits at once: its children must not outlive it
+         * (they hold the runner's stderr open, and the runner would wait for them). */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
         dup2(fds[1], STDOUT_FILENO);
+        apply_spawn_opts(opts, fds[1]);
         close(fds[0]);
         close(fds[1]);
         for (size_t i = 0; env_extra && env_extra[i]; i++)

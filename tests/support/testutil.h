@@ -24,8 +24,18 @@ int tu_run(const char *cmdline, char **out);
 /* A child process with its stdout on a pipe (stderr inherited, so it lands in the test log). */
 typedef struct tu_proc tu_proc;
 /* Start argv[0] (searched in PATH) with extra environment entries "K=V" (NULL-terminated, may be
- * NULL). Aborts the test when it cannot start. */
+ * NULL). Aborts the test when it cannot start. The child gets SIGTERM when the test process ends
+ * (PR_SET_PDEATHSIG), so a failed assertion leaves nothing running. */
 tu_proc *tu_spawn(char *const argv[], char *const env_extra[]);
+/* tu_spawn with options: stderr onto the same pipe as stdout (so a test can read what a command
+ * says on stderr), and an RLIMIT_FSIZE for the child (bytes; 0 leaves the limit alone). */
+typedef struct tu_spawn_opts {
+    int stderr_to_stdout;
+    long long fsize_limit;
+} tu_spawn_opts;
+tu_proc *tu_spawn_ex(char *const argv[], char *const env_extra[], const tu_spawn_opts *opts);
+/* Send a signal without waiting (SIGHUP to a recorder); 0 or -1. */
+int tu_proc_signal(tu_proc *p, int sig);
 /* Read one line of the child's stdout (newline stripped) into a malloc'd string, waiting at most
  * timeout_ms; NULL on EOF or timeout. */
 char *tu_proc_line(tu_proc *p, int timeout_ms);

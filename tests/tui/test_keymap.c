@@ -190,3 +190,56 @@ Test(keymap, help_is_generated_from_the_table)
     cr_assert_null(find_help(e, n, "help"));
     keymap_destroy(km);
 }
+
+Test(keymap, replay_keys_default_and_rebind)
+{
+    keymap *km = keymap_create();
+    cr_assert_eq(keymap_lookup(km, ' '), KM_PLAY_PAUSE);
+    cr_assert_eq(keymap_lookup(km, '.'), KM_STEP);
+    cr_assert_eq(keymap_lookup(km, 'n'), KM_NEXT_EVENT);
+    cr_assert_eq(keymap_lookup(km, '<'), KM_SLOWER);
+    cr_assert_eq(keymap_lookup(km, '>'), KM_FASTER);
+    cr_assert_eq(keymap_lookup(km, 'p'), KM_PAUSE, "p keeps freezing the display");
+    cr_assert(keymap_action_replay_only(KM_STEP));
+    cr_assert_not(keymap_action_replay_only(KM_PAUSE));
+    cr_assert_eq(keymap_action_by_name("play-pause"), KM_PLAY_PAUSE);
+    cr_assert_eq(keymap_action_by_name("next-event"), KM_NEXT_EVENT);
+    const char *file = "bind s step\nbind Enter play-pause\nunbind .\n";
+    cr_assert_eq(keymap_parse(km, "k", file, NULL, 0, NULL), 0);
+    cr_assert_eq(keymap_lookup(km, 's'), KM_STEP);
+    cr_assert_eq(keymap_lookup(km, KM_KEY_ENTER), KM_PLAY_PAUSE);
+    cr_assert_eq(keymap_lookup(km, '.'), KM_NONE);
+    keymap_destroy(km);
+}
+
+/* Every default key is bound to one action only: the replay keys clash with nothing. */
+Test(keymap, default_keys_are_distinct)
+{
+    keymap *km = keymap_create();
+    int keys[] = { ' ', '.', 'n', '<', '>', 'p', 'q', 'h', 'l', '/', '+', '=', '-', '?' };
+    km_action seen[KM_ACTION_COUNT] = { 0 };
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        km_action a = keymap_lookup(km, keys[i]);
+        cr_assert_neq(a, KM_NONE, "key %c is bound", keys[i]);
+        if (a != KM_GROUP_MORE)
+            cr_assert_eq(seen[a]++, 0, "%s bound twice among the defaults", keymap_action_name(a));
+    }
+    keymap_destroy(km);
+}
+
+Test(keymap, replay_actions_only_in_the_replay_help)
+{
+    keymap *km = keymap_create();
+    help_entry e[KM_HELP_MAX];
+    size_t n = keymap_help(km, e, KM_HELP_MAX);
+    cr_assert_null(find_help(e, n, "play-pause"), "live help leaves replay keys out");
+    cr_assert_null(find_help(e, n, "step"));
+    n = keymap_help_replay(km, e, KM_HELP_MAX);
+    cr_assert_str_eq(find_help(e, n, "play-pause")->keys, "Space");
+    cr_assert_str_eq(find_help(e, n, "step")->keys, ".");
+    cr_assert_str_eq(find_help(e, n, "next-event")->keys, "n");
+    cr_assert_str_eq(find_help(e, n, "slower")->keys, "<");
+    cr_assert_str_eq(find_help(e, n, "faster")->keys, ">");
+    cr_assert_str_eq(find_help(e, n, "quit")->keys, "q", "the usual keys stay");
+    keymap_destroy(km);
+}
