@@ -27,6 +27,7 @@
 #include "tui/app.h"
 #include "tui/cmd_replay.h"
 #include "tui/keymap.h"
+#include "tui/opts.h"
 #include "util/clk.h"
 #include "util/err.h"
 
@@ -95,58 +96,6 @@ static bool parse_duration(const char *s, int64_t *out)
     return dur_parse_ns(s, out) == 0;
 }
 
-static bool parse_symbols(const char *list, live_opts *o)
-{
-    o->nsymbols = 0;
-    const char *p = list;
-    for (;;) {
-        size_t n = strcspn(p, ",");
-        while (n && isspace((unsigned char)*p))
-            p++, n--;
-        while (n && isspace((unsigned char)p[n - 1]))
-            n--;
-        if (n == 0 || n >= SYM_NAME_MAX || o->nsymbols == ENGINE_MAX_SYMBOLS)
-            return false;
-        for (size_t i = 0; i < n; i++) {
-            char c = (char)toupper((unsigned char)p[i]);
-            if (!isalnum((unsigned char)c) && c != '_')
-                return false;
-            o->names[o->nsymbols][i] = c;
-        }
-        o->names[o->nsymbols][n] = '\0';
-        o->symbols[o->nsymbols] = o->names[o->nsymbols];
-        o->nsymbols++;
-        p += strcspn(p, ",");
-        if (!*p)
-            return true;
-        p++;
-    }
-}
-
-static bool parse_speed(const char *s, const char **suffix)
-{
-    static const char *const speeds[][2] = {
-        { "0ms", "@0ms" }, { "100ms", "@100ms" }, { "250ms", "" }, { "500ms", "@500ms" }
-    };
-    for (size_t i = 0; i < sizeof speeds / sizeof *speeds; i++)
-        if (!strcmp(s, speeds[i][0])) {
-            *suffix = speeds[i][1];
-            return true;
-        }
-    return false;
-}
-
-static bool parse_workers(const char *s, unsigned *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || errno || v < 1 || v > 64)
-        return false;
-    *out = (unsigned)v;
-    return true;
-}
-
 enum {
     OPT_REST = 256,
     OPT_WS,
@@ -169,10 +118,8 @@ enum {
 
 static bool parse_fps(const char *s, int *out)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || errno || v < 1 || v > 240)
+    long v;
+    if (!opts_parse_int(s, 1, 240, &v))
         return false;
     *out = (int)v;
     return true;
@@ -212,15 +159,17 @@ static int take_option(int c, const char *arg, live_opts *o)
         o->ca_file = arg;
         return 0;
     case OPT_SYMBOLS:
-        return parse_symbols(arg, o) ? 0
-                                     : usage_error("--symbols '%s': not a list of symbols", arg);
+        return opts_parse_symbols(arg, o->names, o->symbols, &o->nsymbols)
+                   ? 0
+                   : usage_error("--symbols '%s': not a list of symbols", arg);
     case OPT_SPEED:
-        return parse_speed(arg, &o->depth_suffix)
+        return opts_parse_speed(arg, &o->depth_suffix)
                    ? 0
                    : usage_error("--depth-speed '%s': use 0ms, 100ms, 250ms or 500ms", arg);
     case OPT_WORKERS:
-        return parse_workers(arg, &o->workers) ? 0
-                                               : usage_error("--workers '%s': use 1 to 64", arg);
+        return opts_parse_workers(arg, &o->workers)
+                   ? 0
+                   : usage_error("--workers '%s': use 1 to 64", arg);
     case OPT_DEMO:
         o->demo = true;
         return 0;

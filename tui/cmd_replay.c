@@ -19,6 +19,7 @@
 #include "feed/replay.h"
 #include "tui/app.h"
 #include "tui/keymap.h"
+#include "tui/opts.h"
 #include "util/clk.h"
 #include "util/err.h"
 #include "util/probe.h"
@@ -65,10 +66,8 @@ void cmd_replay_usage(FILE *to)
 
 static bool parse_fps(const char *s, int *out)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || errno || v < 1 || v > 240)
+    long v;
+    if (!opts_parse_int(s, 1, 240, &v))
         return false;
     *out = (int)v;
     return true;

@@ -466,6 +466,16 @@ static int on_partial(market *m, const ev *e, const ev_level *lv)
     return rc;
 }
 
+/* A snapshot may follow a gap in the bookTicker stream as well (a reconnect loses both streams):
+ * a bookTicker older than the snapshot would then stand in for tops it never saw. Checks of the
+ * events right after the snapshot are unverifiable until a newer bookTicker arrives, never false
+ * mismatches. */
+static void forget_tickers_before(market *m, int64_t id)
+{
+    while (m->bt.n > 0 && ((const bt_entry *)ring_at(&m->bt, 0))->id < id)
+        ring_pop(&m->bt);
+}
+
 static int on_snapshot(market *m, const ev *e, const ev_level *lv, int64_t recv_ns)
 {
     const ev_snapshot *s = &e->u.snapshot;
@@ -474,8 +484,10 @@ static int on_snapshot(market *m, const ev *e, const ev_level *lv, int64_t recv_
     int rc = convert_book(m, e, lv, s->bids, s->asks, &b, &a);
     if (rc < 0)
         return rc;
-    return sync_on_snapshot(m->sync, s->last_update_id, b, s->bids.count, a, s->asks.count,
-                            recv_ns);
+    rc = sync_on_snapshot(m->sync, s->last_update_id, b, s->bids.count, a, s->asks.count, recv_ns);
+    if (rc == 0)
+        forget_tickers_before(m, s->last_update_id);
+    return rc;
 }
 
 static int on_book_ticker(market *m, const ev *e, const ev_level *lv)

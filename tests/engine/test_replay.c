@@ -250,6 +250,32 @@ Test(replay, shipped_sample_gz)
     json_decref(rep);
 }
 
+/* The sample `bfmon record` made against `bfmon sim` (docs/sample/README.md): three symbols, a gap
+ * injected into BTCUSDT's diff stream, then a disconnect of both connections. Replay finds the gap
+ * (integrity fails, exit 1) and nothing else: the books end LIVE, the scales come from the header,
+ * and the bookTickers lost in the disconnect do not turn into false mismatches. */
+Test(replay, shipped_sim_sample_finds_the_injected_gap_and_nothing_else)
+{
+    const char *root = getenv("BF_SOURCE_ROOT");
+    cr_assert(root, "BF_SOURCE_ROOT is not set");
+    char arg[4200];
+    snprintf(arg, sizeof arg, "'%s/docs/sample/sim_3symbols_gap_disconnect.rec.gz'", root);
+    json_t *rep = replay_cli(arg, 1);
+    cr_expect_eq(ival(rep, "bad_lines") + ival(rep, "decode_errors") + ival(rep, "read_errors"), 0);
+    cr_expect_eq(ival(rep, "headers"), 1);
+    static const char *const names[] = { "BTCUSDT", "ETHUSDT", "SOLUSDT" };
+    for (size_t i = 0; i < 3; i++) {
+        json_t *s = sym(rep, names[i]);
+        cr_expect_str_eq(json_string_value(json_object_get(s, "state")), "LIVE", "%s", names[i]);
+        cr_expect_eq(ival(s, "gaps"), i == 0 ? 1 : 0, "%s", names[i]);
+        cr_expect_eq(ival(s, "bookticker_mismatches"), 0, "%s", names[i]);
+        cr_expect_gt(ival(s, "bookticker_checks"), 100, "%s", names[i]);
+        cr_expect_str_eq(json_string_value(json_object_get(json_object_get(s, "scale"), "source")),
+                         "exchangeInfo", "%s", names[i]);
+    }
+    json_decref(rep);
+}
+
 /* Copy of raw_head2000.txt without line `skip` (1-based), or with `insert` before line `at`. */
 static char *edited_copy(const char *name, size_t skip, size_t at, const char *insert)
 {
