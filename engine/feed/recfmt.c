@@ -212,6 +212,21 @@ static long damaged(recfmt_reader *r, const char *what)
 
 static long plain_read(recfmt_reader *r, unsigned char *dst, size_t cap)
 {
+    if (r->in_pos == r->in_len && !r->in_eof && cap >= IN_CAP) {
+        /* Straight into the line buffer: no second copy of every byte. */
+        for (;;) {
+            ssize_t n = read(r->fd, dst, cap);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0) {
+                snprintf(r->damage_why, sizeof r->damage_why, "read failed: %s", strerror(errno));
+                return BF_EIO;
+            }
+            if (n == 0)
+                r->in_eof = true;
+            return (long)n;
+        }
+    }
     if (r->in_pos == r->in_len && !r->in_eof) {
         int rc = read_in(r);
         if (rc < 0)
