@@ -5,7 +5,8 @@
 #   3. gcc with AddressSanitizer + UndefinedBehaviorSanitizer, all suites but 'interop'
 #   4. gcc with ThreadSanitizer, the threaded suites
 #   5. valgrind memcheck of a headless replay of the shipped samples
-#   6. formatting check (clang-format)
+#   6. every libFuzzer target for a minute (scripts/fuzz.sh; BF_FUZZ_SECONDS overrides)
+#   7. formatting check (clang-format)
 # Any failure, warning or sanitizer report fails the run. Ends with one "N passed, N failed" line
 # counting every Criterion test case across the runs.
 set -euo pipefail
@@ -61,6 +62,13 @@ echo "== valgrind memcheck: bfmon replay --headless docs/sample/*.gz"
 if ! valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite,indirect \
     "$out/gcc/bfmon" replay --headless docs/sample/*.gz >/dev/null; then
     echo "FAILED: valgrind memcheck of the headless replay" >&2
+    status=1
+fi
+
+# libFuzzer: every target for a bounded time over seeds from the real captures (tests/fuzz).
+echo "== libFuzzer: bash scripts/fuzz.sh ${BF_FUZZ_SECONDS:-60}"
+if ! BF_FUZZ_DIR="$out/fuzz" bash scripts/fuzz.sh "${BF_FUZZ_SECONDS:-60}"; then
+    echo "FAILED: a fuzz target found a crash, leak or timeout" >&2
     status=1
 fi
 

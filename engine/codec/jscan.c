@@ -760,7 +760,8 @@ static __attribute__((noinline)) size_t levels_exact(const unsigned char *b, siz
         /* In place while the window fits in the input (the hot loop), then on a copy. */
         while (k < cap && n - i > LEVEL_WINDOW && (e = level_exact(b, i, n - i, &lb->v[k])) != 0) {
             k++;
-            if (pair_at(b + e) != PAIR(',', '['))
+            /* A level can end within a byte of the input's end (a 32-byte level in the last 33). */
+            if (n - e < 2 || pair_at(b + e) != PAIR(',', '['))
                 break;
             i = e + 1;
             e = 0;

@@ -959,3 +959,32 @@ Test(stream, long_prices_push_the_quantity_to_the_end_of_the_window)
         }
     }
 }
+
+/* Found by fuzz_stream (tests/data/fuzz/fuzz_stream/crash-level_at_input_end.json): a level of
+ * 31..34 bytes taken in place by the level reader that ends one byte or less before the end of the
+ * input (a message cut after the level, or after the array's ']') made the reader look at the two
+ * bytes after the level, past the input. Cut there, the message is truncated; whole, it decodes. */
+Test(stream, a_long_level_at_the_very_end_of_the_input)
+{
+    const char *qtys[] = { "1", "0.1", "0.0001", "0.0000001", "123456.78", "0.000000001" };
+    const char *tails[] = { "", "]", "]}" };
+    for (size_t q = 0; q < sizeof qtys / sizeof qtys[0]; q++) {
+        for (size_t t = 0; t < 3; t++) {
+            char buf[256];
+            int n = snprintf(buf, sizeof buf,
+                             "{\"lastUpdateId\":1,\"bids\":[],\"asks\":[[\"1\",\"2\"],"
+                             "[\"99999999.99999999\",\"%s\"]%s",
+                             qtys[q], tails[t]);
+            stream_msg m;
+            int rc = decn(buf, (size_t)n, &m);
+            if (t < 2) {
+                cr_expect_eq(rc, BF_ETRUNC, "%s: %d (%s)", buf, rc, stream_decoder_error(D));
+                continue;
+            }
+            cr_assert_eq(rc, 0, "%s: %s", buf, stream_decoder_error(D));
+            ev_levels a = m.events[0].u.snapshot.asks;
+            cr_assert_eq(a.count, 2);
+            expect_parts_of_strings(&m.levels[a.first + 1], buf);
+        }
+    }
+}
