@@ -86,7 +86,7 @@ void cmd_record_usage(FILE *to)
         "  --ws-url URL            WebSocket base (env BFMON_WS_URL; default %s)\n"
         "  --ca-file FILE          extra PEM trust anchor for both\n"
         "  --compress KIND         gzip (default), zstd or none\n"
-        "  --level N               compression level (gzip 1-9, zstd 1-19; default 6 / 3)\n"
+        "  --level N               compression level (gzip 1-9, zstd 1-19; default 1 / 3)\n"
         "  --rotate-size SIZE      start a new file at SIZE bytes on disk (e.g. 512M, 1G)\n"
         "  --no-rotate-daily       do not start a new file at UTC midnight\n"
         "  --prefix NAME           file name prefix (default bfmon)\n"

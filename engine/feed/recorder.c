@@ -316,7 +316,7 @@ static int sink_start(recorder *r, int fd)
     s->file_bytes = 0;
     if (r->compress == REC_GZIP) {
         memset(&s->z, 0, sizeof s->z);
-        int level = r->level ? r->level : 6;
+        int level = r->level ? r->level : RECORDER_DEFAULT_GZIP_LEVEL;
         if (deflateInit2(&s->z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
             return -EINVAL;
         s->z_live = true;
@@ -324,7 +324,7 @@ static int sink_start(recorder *r, int fd)
         s->zc = ZSTD_createCCtx();
         if (!s->zc)
             return -ENOMEM;
-        int level = r->level ? r->level : 3;
+        int level = r->level ? r->level : RECORDER_DEFAULT_ZSTD_LEVEL;
         if (ZSTD_isError(ZSTD_CCtx_setParameter(s->zc, ZSTD_c_compressionLevel, level)))
             return -EINVAL;
         ZSTD_CCtx_setParameter(s->zc, ZSTD_c_checksumFlag, 1);
