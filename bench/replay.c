@@ -182,6 +182,17 @@ static gen *generate(const char *path, size_t want)
     return g;
 }
 
+static void gen_free(gen *g, bool owns_lines)
+{
+    for (size_t i = 0; owns_lines && i < g->n; i++)
+        free(g->lines[i]);
+    free(g->lines);
+    free(g->lens);
+    free(g->buf);
+    source_destroy(g->src);
+    free(g);
+}
+
 static void gzip_copy(const gen *g, const char *path)
 {
     gzFile z = gzopen(path, "wb6");
@@ -618,6 +629,8 @@ int main(int argc, char **argv)
            g->n, o.rounds, o.quick ? "true" : "false", rp.ours_med, rp.base_med, rp.ratio_med,
            REPLAY_GOAL, rg.ours_med, rg.base_med, rg.ratio_med, rr.ours_med, rr.base_med,
            RECORD_GOAL, rd.ours_med, rd.base_med);
+    gen_free(deep, false);
+    gen_free(g, true);
     char cmd[700];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (o.keep)

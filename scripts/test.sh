@@ -39,7 +39,9 @@ run_suites() { # dir, wrapper-or-empty, meson test args...
     fi
     # A sanitizer report fails the run even where the test itself passed: Criterion counts a leak
     # found when a test's process exits as a teardown crash but still exits 0.
-    local log="$out/$dir/meson-logs/testlog.txt"
+    # meson names the log after the wrapper when there is one (testlog-setarch.txt under TSan).
+    local log
+    log=$(ls -t "$out/$dir"/meson-logs/testlog*.txt | head -1)
     if grep -nE "ERROR: (AddressSanitizer|LeakSanitizer)|WARNING: ThreadSanitizer|runtime error:|crashed during (setup|teardown)" "$log" | head -20; then
         echo "FAILED in $dir: sanitizer report in $log" >&2
         status=1
@@ -58,10 +60,13 @@ configure tsan gcc --werror -Db_sanitize=thread -Dbuildtype=debug
 run_suites tsan "setarch -R" --suite threads
 
 # Memcheck over a headless replay of every shipped sample: no invalid access, no definite leak.
+# Exit 1 is replay's verdict on the sim sample (it holds an injected gap); memcheck's own is 9.
 echo "== valgrind memcheck: bfmon replay --headless docs/sample/*.gz"
-if ! valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite,indirect \
-    "$out/gcc/bfmon" replay --headless docs/sample/*.gz >/dev/null; then
-    echo "FAILED: valgrind memcheck of the headless replay" >&2
+vg_rc=0
+valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+    "$out/gcc/bfmon" replay --headless docs/sample/*.gz >/dev/null || vg_rc=$?
+if [ "$vg_rc" -ne 0 ] && [ "$vg_rc" -ne 1 ]; then
+    echo "FAILED: valgrind memcheck of the headless replay (exit $vg_rc)" >&2
     status=1
 fi
 
@@ -83,7 +88,7 @@ fi
 python3 - "$out" <<'PY' || status=1
 import glob, re, sys
 passed = failed = 0
-for log in glob.glob(sys.argv[1] + "/*/meson-logs/testlog.txt"):
+for log in glob.glob(sys.argv[1] + "/*/meson-logs/testlog*.txt"):
     for m in re.finditer(r"Synthesis: Tested: +(\d+) \| Passing: +(\d+) \| Failing: +(\d+) \| Crashing: +(\d+)",
                          open(log, errors="replace").read()):
         passed += int(m.group(2))
