@@ -21,18 +21,19 @@
 #include "util/memacct.h"
 #include "util/xalloc.h"
 
-#define MIB               (1024u * 1024u)
-#define URL_STREAMS_MAX   1500 /* bytes of stream names carried by the connect URL */
-#define FRAME_STREAMS_MAX 100  /* streams per SUBSCRIBE/UNSUBSCRIBE frame */
-#define TICK_MS           25
-#define RATE_WINDOW_NS    (1100 * CLK_NS_PER_MS) /* 1 s plus margin for network jitter */
-#define RING_N            64 /* recent hashes of the old connection, per stream */
-#define HELD_MAX_MSGS     4096
-#define HELD_MAX_BYTES    (16u * MIB)
-#define EMPTY_CLOSE_NS    CLK_NS_PER_S /* an empty connection lingers this long (symbol switch) */
-#define RX_CHUNK          65536
-#define RX_KEEP_MAX       MIB /* larger reassembly buffers are released after use */
-#define REASON_MAX        192
+#define MIB                   (1024u * 1024u)
+#define URL_STREAMS_MAX       1500 /* bytes of stream names carried by the connect URL */
+#define FRAME_STREAMS_MAX     100  /* streams per SUBSCRIBE/UNSUBSCRIBE frame */
+#define TICK_MS               25
+#define RATE_WINDOW_NS        (1100 * CLK_NS_PER_MS) /* 1 s plus margin for network jitter */
+#define RING_N                64 /* recent hashes of the old connection, per stream */
+#define HELD_MAX_MSGS         4096
+#define HELD_MAX_BYTES        (16u * MIB)
+#define EMPTY_CLOSE_NS        CLK_NS_PER_S /* an empty connection lingers this long (symbol switch) */
+#define RX_CHUNK              65536
+#define RX_KEEP_MAX           MIB /* larger reassembly buffers are released after use */
+#define OVERSIZED_KILL_FACTOR 4 /* an unending message past 4 x max_message drops the connection */
+#define REASON_MAX            192
 
 /* ---------------------------------------------------------------------------------------------
  * Routes and intervals
@@ -185,6 +186,7 @@ typedef struct conn {
     char *rx;
     size_t rx_len, rx_cap;
     bool rx_oversized;
+    size_t rx_discarded;            /* bytes of the oversized message thrown away so far */
     struct conn *rot_new, *rot_old; /* rotation pair */
     int64_t rotate_at, overlap_deadline;
     size_t rot_pending; /* streams still converging onto this (new) connection */
@@ -401,6 +403,7 @@ static void conn_rx_reset(conn *k, bool release)
 {
     k->rx_len = 0;
     k->rx_oversized = false;
+    k->rx_discarded = 0;
     if (release && k->rx) {
         memacct_add(MEM_OTHER, -(int64_t)k->rx_cap);
         free(k->rx);
@@ -824,14 +827,38 @@ static void on_message(conn *k, const char *d, size_t n, int64_t real, int64_t m
     route_stream_msg(k, s, d, n, real, mono);
 }
 
+/* A message is counted and reported as oversized as soon as it passes max_message, not at its
+ * final fragment: a peer that never sends one (fragments forever, or a frame that claims a huge
+ * length) would otherwise go unnoticed while its connection delivers nothing. Once a message has
+ * run OVERSIZED_KILL_FACTOR times past the bound, the connection is dropped and re-opened. */
+static void rx_overflow(conn *k, size_t len)
+{
+    ws_client *c = k->c;
+    if (!k->rx_oversized) {
+        char detail[128];
+        snprintf(detail, sizeof detail, "a message above %zu bytes was dropped",
+                 c->cfg.max_message);
+        k->rx_oversized = true;
+        k->rx_discarded = k->rx_len;
+        k->rx_len = 0;
+        STAT_ADD(c, oversized, 1);
+        emit(c, WS_EV_OVERSIZED, k, false, NULL, detail);
+    }
+    size_t before = k->rx_discarded;
+    k->rx_discarded += len;
+    size_t limit = c->cfg.max_message * OVERSIZED_KILL_FACTOR;
+    if (before <= limit && k->rx_discarded > limit) {
+        char why[96];
+        snprintf(why, sizeof why, "a message did not end within %zu bytes", limit);
+        conn_kill(k, why);
+    }
+}
+
 static void rx_append(conn *k, const char *in, size_t len)
 {
     ws_client *c = k->c;
-    if (k->rx_oversized)
-        return;
-    if (k->rx_len + len > c->cfg.max_message) {
-        k->rx_oversized = true;
-        k->rx_len = 0;
+    if (k->rx_oversized || k->rx_len + len > c->cfg.max_message) {
+        rx_overflow(k, len);
         return;
     }
     if (k->rx_len + len > k->rx_cap) {
@@ -863,15 +890,8 @@ static void on_receive(conn *k, struct lws *wsi, const char *in, size_t len)
         return;
     }
     int64_t real = clk_real_ns(), mono = clk_mono_ns();
-    if (k->rx_oversized) {
-        char detail[128];
-        snprintf(detail, sizeof detail, "a message above %zu bytes was dropped",
-                 c->cfg.max_message);
-        STAT_ADD(c, oversized, 1);
-        emit(c, WS_EV_OVERSIZED, k, false, NULL, detail);
-    } else {
+    if (!k->rx_oversized) /* an oversized one was reported when it passed the bound */
         on_message(k, k->rx, k->rx_len, real, mono);
-    }
     conn_rx_reset(k, k->rx_cap > RX_KEEP_MAX);
 }
 

@@ -23,7 +23,7 @@
 #define REQ_BUF 16384
 
 typedef struct rule {
-    char *prefix, *headers, *body;
+    char *prefix, *headers, *body, *ctype;
     httpd_reply reply;
     unsigned used;
 } rule;
@@ -178,23 +178,61 @@ static const char *reason_of(int status)
     }
 }
 
+/* Writes one byte per r->trickle_ms; false when the peer went away or the server stops. */
+static bool trickle(conn *c, const char *out, size_t len, int64_t trickle_ms)
+{
+    httpd *s = c->s;
+    for (size_t i = 0; i < len; i++) {
+        pthread_mutex_lock(&s->mu);
+        int64_t until = clk_mono_ns() + trickle_ms * CLK_NS_PER_MS;
+        while (!s->stopping && clk_mono_ns() < until)
+            timed_wait_until(s, until);
+        bool stop = s->stopping;
+        pthread_mutex_unlock(&s->mu);
+        if (stop || !conn_write(c, out + i, 1))
+            return false;
+    }
+    return true;
+}
+
+/* The padding of a huge body, in 64 KiB pieces. */
+static bool write_spaces(conn *c, size_t n)
+{
+    char chunk[65536];
+    memset(chunk, ' ', sizeof chunk);
+    while (n > 0) {
+        size_t k = n < sizeof chunk ? n : sizeof chunk;
+        if (!conn_write(c, chunk, k))
+            return false;
+        n -= k;
+    }
+    return true;
+}
+
 static bool send_reply(conn *c, size_t idx, const httpd_reply *r)
 {
     const char *body = r->body ? r->body : "{}";
+    const char *ctype = r->content_type ? r->content_type : "application/json";
     int status = r->status ? r->status : 200;
     size_t blen = strlen(body), cap = 512 + blen + (r->headers ? strlen(r->headers) : 0);
+    cap += strlen(ctype);
     char *out = xmalloc(cap);
     int n = snprintf(out, cap,
-                     "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
                      "%s\r\n%s",
-                     status, reason_of(status), blen, r->headers ? r->headers : "", body);
+                     status, reason_of(status), ctype, blen + r->pad_spaces,
+                     r->headers ? r->headers : "", body);
     httpd *s = c->s;
     pthread_mutex_lock(&s->mu);
     s->reqs[idx].status = status;
     s->reqs[idx].sent_mono_ns = clk_mono_ns();
     s->reqs[idx].sent_real_ns = clk_real_ns();
     pthread_mutex_unlock(&s->mu);
-    bool ok = n > 0 && conn_write(c, out, (size_t)n);
+    bool ok = n > 0;
+    if (ok && r->trickle_ms > 0)
+        ok = trickle(c, out, (size_t)n, r->trickle_ms);
+    else if (ok)
+        ok = conn_write(c, out, (size_t)n) && write_spaces(c, r->pad_spaces);
     free(out);
     return ok;
 }
@@ -369,6 +407,7 @@ void httpd_stop(httpd *s)
         free(s->rules[i].prefix);
         free(s->rules[i].headers);
         free(s->rules[i].body);
+        free(s->rules[i].ctype);
     }
     free(s->rules);
     free(s->reqs);
@@ -400,9 +439,11 @@ void httpd_on(httpd *s, const char *path_prefix, const httpd_reply *reply)
     r->prefix = xstrdup(path_prefix);
     r->headers = reply->headers ? xstrdup(reply->headers) : NULL;
     r->body = reply->body ? xstrdup(reply->body) : NULL;
+    r->ctype = reply->content_type ? xstrdup(reply->content_type) : NULL;
     r->reply = *reply;
     r->reply.headers = r->headers;
     r->reply.body = r->body;
+    r->reply.content_type = r->ctype;
     r->used = 0;
     pthread_mutex_unlock(&s->mu);
 }

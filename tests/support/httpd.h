@@ -8,7 +8,9 @@
  * `times` expires after that many matches. Unmatched requests get 200 "{}".
  *
  * A rule can hold its reply behind a gate until the test opens it, delay it, or drop the connection
- * instead of answering. All functions may be called from any thread; httpd_stop joins every server
+ * instead of answering. Hostile rules: a wrong content type, a body padded with spaces to any size
+ * (written in pieces, never held in memory whole), or a reply trickled one byte at a time (until
+ * the peer closes or the server stops). All functions may be called from any thread; httpd_stop joins every server
  * thread (gated replies are released unanswered).
  */
 #ifndef BF_TEST_HTTPD_H
@@ -30,6 +32,10 @@ typedef struct httpd_reply {
     int gate;            /* 1..HTTPD_MAX_GATES-1: answer only once the gate is open; 0: no gate */
     bool drop;           /* close the connection instead of answering */
     unsigned times;      /* the rule matches this many requests, then expires; 0: forever */
+    /* Hostile peers: */
+    const char *content_type; /* NULL: "application/json" */
+    size_t pad_spaces;        /* this many spaces follow the body (counted in Content-Length) */
+    int64_t trickle_ms;       /* write the reply one byte per trickle_ms (a slow-loris peer) */
 } httpd_reply;
 
 typedef struct httpd_request {

@@ -10,7 +10,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-typedef enum tx_kind { TX_TEXT, TX_PING, TX_CLOSE, TX_DROP, TX_FREEZE } tx_kind;
+typedef enum tx_kind { TX_TEXT, TX_ENDLESS, TX_PING, TX_CLOSE, TX_DROP, TX_FREEZE } tx_kind;
 
 typedef struct txq {
     struct txq *next;
@@ -215,6 +215,17 @@ static int write_text(struct lws *wsi, txq *t, bool *done)
     return 0;
 }
 
+/* One more fragment of a message that never ends: the item stays at the head of the queue. */
+static int write_endless(struct lws *wsi, txq *t, bool *done)
+{
+    int flags = (t->off == 0 ? LWS_WRITE_TEXT : LWS_WRITE_CONTINUATION) | LWS_WRITE_NO_FIN;
+    if (lws_write(wsi, t->buf + LWS_PRE, t->len, (enum lws_write_protocol)flags) < (int)t->len)
+        return -1;
+    t->off += t->len;
+    *done = false;
+    return 0;
+}
+
 static int on_writeable(wsd *w, sconn *k, struct lws *wsi)
 {
     pthread_mutex_lock(&w->mu);
@@ -227,6 +238,8 @@ static int on_writeable(wsd *w, sconn *k, struct lws *wsi)
     int rc = 0;
     if (t->kind == TX_TEXT && !silenced) {
         rc = write_text(wsi, t, &done);
+    } else if (t->kind == TX_ENDLESS) {
+        rc = write_endless(wsi, t, &done);
     } else if (t->kind == TX_PING) {
         rc = lws_write(wsi, t->buf + LWS_PRE, t->len, LWS_WRITE_PING) < (int)t->len ? -1 : 0;
     } else if (t->kind == TX_CLOSE) {
@@ -542,6 +555,11 @@ static int push(wsd *w, int id, tx_kind kind, const void *data, size_t len, size
 int wsd_send(wsd *w, int id, const char *data, size_t len, size_t frag)
 {
     return push(w, id, TX_TEXT, data, len, frag);
+}
+
+int wsd_send_endless(wsd *w, int id, const char *fragment, size_t len)
+{
+    return len ? push(w, id, TX_ENDLESS, fragment, len, 0) : -1;
 }
 
 int wsd_broadcast(wsd *w, const char *data, size_t len)

@@ -41,6 +41,10 @@ char *wsd_frame(wsd *w, int id, size_t i, size_t *len, int64_t *mono_ns);
 
 /* Queue a text message; frag > 0 splits it into frames of that size. -1 if not open. */
 int wsd_send(wsd *w, int id, const char *data, size_t len, size_t frag);
+/* Queue a text message that never ends: `fragment` is sent again and again as frames without FIN
+ * (a hostile peer) until the connection closes; nothing queued after it goes out. -1 if not open
+ * or len is 0. */
+int wsd_send_endless(wsd *w, int id, const char *fragment, size_t len);
 /* Queue a text message to every open connection; returns how many got it. */
 int wsd_broadcast(wsd *w, const char *data, size_t len);
 int wsd_ping(wsd *w, int id, const void *payload, size_t len);
