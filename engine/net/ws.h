@@ -10,8 +10,9 @@
  * faster than `control_per_s` per connection (Binance closes at 10 incoming messages/s).
  *
  * Delivery: each complete message (fragments reassembled up to max_message bytes; larger ones are
- * dropped, counted and reported) goes to on_msg with its receive stamps and its stream name, in
- * arrival order, on the service thread.
+ * dropped, counted and reported as soon as they pass the bound, and a message that runs on past
+ * 4 x max_message ends its connection, which reconnects) goes to on_msg with its receive stamps and
+ * its stream name, in arrival order, on the service thread.
  *
  * Liveness: the client answers every ping with a pong of the same payload (and sends its own ping
  * every ping_interval_ms, dropping the connection when no pong comes within pong_timeout_ms). A
