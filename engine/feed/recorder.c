@@ -643,11 +643,15 @@ static void publish(recorder *r, bool synced)
 }
 
 /* How many records to take this step: a batch (so clocks are checked under a steady stream),
- * everything queued before a flush or stop, never past a requested rotation point. */
+ * everything queued before a flush or stop, never past a requested rotation point, and never past
+ * what was committed when the writer woke: a rotation asked for after that point is seen on the
+ * next step, before any record that followed it is written into the old file. */
 static uint64_t step_budget(const recorder *r, const wake_reason *wr)
 {
     uint64_t max = DRAIN_BATCH;
     if ((wr->flush || wr->stop) && wr->seq_in - r->seq_done > max)
+        max = wr->seq_in - r->seq_done;
+    if (wr->seq_in - r->seq_done < max)
         max = wr->seq_in - r->seq_done;
     if (wr->rotate) {
         uint64_t left = wr->rotate_seq > r->seq_done ? wr->rotate_seq - r->seq_done : 0;
