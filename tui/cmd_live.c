@@ -7,8 +7,6 @@
  */
 #include "tui/cmd_live.h"
 
-#include <ctype.h>
-#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
@@ -23,7 +21,6 @@
 #include "engine.h"
 #include "sim/model.h"
 #include "sim/server.h"
-#include "util/dur.h"
 #include "tui/app.h"
 #include "tui/cmd_replay.h"
 #include "tui/keymap.h"
@@ -35,15 +32,10 @@
 #define UI_ATTEMPT_NS    (6 * CLK_NS_PER_S) /* the UI says what failed and retries sooner */
 
 typedef struct live_opts {
-    const char *rest_url, *ws_url, *ca_file, *depth_suffix;
-    char names[ENGINE_MAX_SYMBOLS][SYM_NAME_MAX];
-    const char *symbols[ENGINE_MAX_SYMBOLS];
-    size_t nsymbols;
-    unsigned workers;
+    opts_feed feed;
     bool headless, json, demo, deflate, repaint_all, ascii;
     int fps;
     const char *config;
-    int64_t interval_ns, duration_ns;
     char demo_rest[64], demo_ws[64];
 } live_opts;
 
@@ -91,21 +83,8 @@ static int usage_error(const char *fmt, ...)
     return EXIT_USAGE;
 }
 
-static bool parse_duration(const char *s, int64_t *out)
-{
-    return dur_parse_ns(s, out) == 0;
-}
-
 enum {
-    OPT_REST = 256,
-    OPT_WS,
-    OPT_CA,
-    OPT_SYMBOLS,
-    OPT_SPEED,
-    OPT_WORKERS,
-    OPT_HEADLESS,
-    OPT_INTERVAL,
-    OPT_DURATION,
+    OPT_HEADLESS = OPTS_FEED_END,
     OPT_JSON,
     OPT_HELP,
     OPT_DEMO,
@@ -148,28 +127,11 @@ static int take_ui_option(int c, const char *arg, live_opts *o)
 /* One option; 0, or the exit status to return at once. */
 static int take_option(int c, const char *arg, live_opts *o)
 {
+    char why[256];
+    int rc = opts_take_feed(c, arg, &o->feed, why, sizeof why);
+    if (rc <= 0)
+        return rc ? usage_error("%s", why) : 0;
     switch (c) {
-    case OPT_REST:
-        o->rest_url = arg;
-        return 0;
-    case OPT_WS:
-        o->ws_url = arg;
-        return 0;
-    case OPT_CA:
-        o->ca_file = arg;
-        return 0;
-    case OPT_SYMBOLS:
-        return opts_parse_symbols(arg, o->names, o->symbols, &o->nsymbols)
-                   ? 0
-                   : usage_error("--symbols '%s': not a list of symbols", arg);
-    case OPT_SPEED:
-        return opts_parse_speed(arg, &o->depth_suffix)
-                   ? 0
-                   : usage_error("--depth-speed '%s': use 0ms, 100ms, 250ms or 500ms", arg);
-    case OPT_WORKERS:
-        return opts_parse_workers(arg, &o->workers)
-                   ? 0
-                   : usage_error("--workers '%s': use 1 to 64", arg);
     case OPT_DEMO:
         o->demo = true;
         return 0;
@@ -182,14 +144,6 @@ static int take_option(int c, const char *arg, live_opts *o)
     case OPT_JSON:
         o->json = true;
         return 0;
-    case OPT_INTERVAL:
-        return parse_duration(arg, &o->interval_ns) && o->interval_ns > 0
-                   ? 0
-                   : usage_error("--status-interval '%s': not a positive duration", arg);
-    case OPT_DURATION:
-        return parse_duration(arg, &o->duration_ns)
-                   ? 0
-                   : usage_error("--duration '%s': not a duration", arg);
     default:
         return take_ui_option(c, arg, o);
     }
@@ -199,15 +153,8 @@ static int take_option(int c, const char *arg, live_opts *o)
 static int parse_opts(int argc, char **argv, live_opts *o)
 {
     static const struct option opts[] = {
-        { "rest-url", required_argument, NULL, OPT_REST },
-        { "ws-url", required_argument, NULL, OPT_WS },
-        { "ca-file", required_argument, NULL, OPT_CA },
-        { "symbols", required_argument, NULL, OPT_SYMBOLS },
-        { "depth-speed", required_argument, NULL, OPT_SPEED },
-        { "workers", required_argument, NULL, OPT_WORKERS },
+        OPTS_FEED_LONGOPTS,
         { "headless", no_argument, NULL, OPT_HEADLESS },
-        { "status-interval", required_argument, NULL, OPT_INTERVAL },
-        { "duration", required_argument, NULL, OPT_DURATION },
         { "json", no_argument, NULL, OPT_JSON },
         { "demo", no_argument, NULL, OPT_DEMO },
         { "deflate", no_argument, NULL, OPT_DEFLATE },
@@ -219,9 +166,7 @@ static int parse_opts(int argc, char **argv, live_opts *o)
         { "help", no_argument, NULL, OPT_HELP },
         { NULL, 0, NULL, 0 },
     };
-    o->rest_url = getenv("BFMON_REST_URL");
-    o->ws_url = getenv("BFMON_WS_URL");
-    o->interval_ns = CLK_NS_PER_S;
+    opts_feed_init(&o->feed, CLK_NS_PER_S);
     optind = 0;
     opterr = 0; /* our own messages */
     int c;
@@ -314,9 +259,9 @@ static void print_status(engine *e, bool json)
 static sim_server *start_demo(live_opts *o)
 {
     model_symbol syms[ENGINE_MAX_SYMBOLS];
-    for (size_t i = 0; i < o->nsymbols; i++)
-        syms[i] = (model_symbol){ .name = o->symbols[i] };
-    model_config mc = { .symbols = o->nsymbols ? syms : NULL, .nsymbols = o->nsymbols };
+    for (size_t i = 0; i < o->feed.nsymbols; i++)
+        syms[i] = (model_symbol){ .name = o->feed.symbols[i] };
+    model_config mc = { .symbols = o->feed.nsymbols ? syms : NULL, .nsymbols = o->feed.nsymbols };
     source *src = NULL;
     sim_server *s = NULL;
     char why[256] = "";
@@ -335,22 +280,16 @@ static sim_server *start_demo(live_opts *o)
     int port = sim_server_port(s, false);
     snprintf(o->demo_rest, sizeof o->demo_rest, "http://127.0.0.1:%d", port);
     snprintf(o->demo_ws, sizeof o->demo_ws, "ws://127.0.0.1:%d", port);
-    o->rest_url = o->demo_rest;
-    o->ws_url = o->demo_ws;
+    o->feed.rest_url = o->demo_rest;
+    o->feed.ws_url = o->demo_ws;
     return s;
 }
 
 static engine *create_engine(const live_opts *o, char *why, size_t cap)
 {
     ws_config ws = { .permessage_deflate = o->deflate };
-    engine_config cfg = { .rest_url = o->rest_url,
-                          .ws_url = o->ws_url,
-                          .ca_file = o->ca_file,
-                          .symbols = o->nsymbols ? o->symbols : NULL,
-                          .nsymbols = o->nsymbols,
-                          .depth_suffix = o->depth_suffix,
-                          .workers = o->workers,
-                          .ws = &ws };
+    engine_config cfg = opts_feed_engine_config(&o->feed);
+    cfg.ws = &ws;
     engine *e = NULL;
     int rc = engine_create(&cfg, &e, why, cap);
     if (rc < 0 && !why[0])
@@ -377,8 +316,8 @@ static engine *start_engine(const live_opts *o)
 static void status_loop(engine *e, const live_opts *o, const sigset_t *sigs)
 {
     int64_t now = clk_mono_ns();
-    int64_t end = o->duration_ns ? now + o->duration_ns : INT64_MAX;
-    int64_t next = now + o->interval_ns;
+    int64_t end = o->feed.duration_ns ? now + o->feed.duration_ns : INT64_MAX;
+    int64_t next = now + o->feed.interval_ns;
     for (;;) {
         int64_t until = next < end ? next : end;
         int64_t wait = until - now;
@@ -388,7 +327,8 @@ static void status_loop(engine *e, const live_opts *o, const sigset_t *sigs)
         now = clk_mono_ns();
         if (now >= next) {
             print_status(e, o->json);
-            next = next + o->interval_ns > now ? next + o->interval_ns : now + o->interval_ns;
+            next = next + o->feed.interval_ns > now ? next + o->feed.interval_ns
+                                                    : now + o->feed.interval_ns;
         }
         if (now >= end)
             return;
@@ -431,7 +371,7 @@ static int run_ui(live_opts *o)
     }
     if (e) {
         app_config ac = { .e = e,
-                          .rest_url = o->rest_url ? o->rest_url : ENGINE_DEFAULT_REST_URL,
+                          .rest_url = o->feed.rest_url ? o->feed.rest_url : ENGINE_DEFAULT_REST_URL,
                           .start_timeout_ns = UI_ATTEMPT_NS,
                           .fps = o->fps,
                           .demo = o->demo,

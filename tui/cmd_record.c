@@ -28,7 +28,6 @@
 #include "tui/cmd_replay.h"
 #include "tui/opts.h"
 #include "util/clk.h"
-#include "util/dur.h"
 #include "util/err.h"
 
 #define START_TIMEOUT_NS (15 * CLK_NS_PER_S)
@@ -38,19 +37,15 @@
 #define DEFAULT_STREAMS  "depth,bookTicker,aggTrade,markPrice"
 
 typedef struct rec_opts {
-    const char *rest_url, *ws_url, *ca_file, *depth_suffix, *out, *prefix;
-    char names[ENGINE_MAX_SYMBOLS][SYM_NAME_MAX];
-    const char *symbols[ENGINE_MAX_SYMBOLS];
-    size_t nsymbols;
+    opts_feed feed;
+    const char *out, *prefix;
     char kinds[ENGINE_MAX_STREAM_KINDS][ENGINE_STREAM_KIND_MAX];
     const char *kind_ptrs[ENGINE_MAX_STREAM_KINDS];
     size_t nkinds;
-    unsigned workers;
     recorder_compress compress;
     long level;
     uint64_t rotate_bytes;
     bool no_rotate_daily;
-    int64_t interval_ns, duration_ns;
 } rec_opts;
 
 /* What the run accumulates for the report. */
@@ -119,21 +114,13 @@ static int usage_error(const char *fmt, ...)
 /* ---- options ------------------------------------------------------------------------------ */
 
 enum {
-    OPT_OUT = 256,
-    OPT_SYMBOLS,
+    OPT_OUT = OPTS_FEED_END,
     OPT_STREAMS,
-    OPT_SPEED,
-    OPT_REST,
-    OPT_WS,
-    OPT_CA,
     OPT_COMPRESS,
     OPT_LEVEL,
     OPT_ROTATE_SIZE,
     OPT_NO_DAILY,
     OPT_PREFIX,
-    OPT_WORKERS,
-    OPT_INTERVAL,
-    OPT_DURATION,
 };
 
 static bool parse_compress(const char *s, recorder_compress *out)
@@ -193,41 +180,13 @@ static int take_output_option(int c, const char *arg, rec_opts *o)
 /* One option; 0, or the exit status to return at once. */
 static int take_option(int c, const char *arg, rec_opts *o)
 {
-    switch (c) {
-    case OPT_SYMBOLS:
-        return opts_parse_symbols(arg, o->names, o->symbols, &o->nsymbols)
-                   ? 0
-                   : usage_error("--symbols '%s': not a list of symbols", arg);
-    case OPT_STREAMS:
+    char why[256];
+    int rc = opts_take_feed(c, arg, &o->feed, why, sizeof why);
+    if (rc <= 0)
+        return rc ? usage_error("%s", why) : 0;
+    if (c == OPT_STREAMS)
         return take_streams(arg, o);
-    case OPT_SPEED:
-        return opts_parse_speed(arg, &o->depth_suffix)
-                   ? 0
-                   : usage_error("--depth-speed '%s': use 0ms, 100ms, 250ms or 500ms", arg);
-    case OPT_REST:
-        o->rest_url = arg;
-        return 0;
-    case OPT_WS:
-        o->ws_url = arg;
-        return 0;
-    case OPT_CA:
-        o->ca_file = arg;
-        return 0;
-    case OPT_WORKERS:
-        return opts_parse_workers(arg, &o->workers)
-                   ? 0
-                   : usage_error("--workers '%s': use 1 to 64", arg);
-    case OPT_INTERVAL:
-        return dur_parse_ns(arg, &o->interval_ns) == 0 && o->interval_ns > 0
-                   ? 0
-                   : usage_error("--status-interval '%s': not a positive duration", arg);
-    case OPT_DURATION:
-        return dur_parse_ns(arg, &o->duration_ns) == 0 && o->duration_ns >= 0
-                   ? 0
-                   : usage_error("--duration '%s': not a duration", arg);
-    default:
-        return take_output_option(c, arg, o);
-    }
+    return take_output_option(c, arg, o);
 }
 
 /* Checks that need every option. 0 or the usage error's exit status. */
@@ -248,27 +207,18 @@ static int check_opts(rec_opts *o)
 static int parse_opts(int argc, char **argv, rec_opts *o)
 {
     static const struct option opts[] = {
+        OPTS_FEED_LONGOPTS,
         { "out", required_argument, NULL, OPT_OUT },
-        { "symbols", required_argument, NULL, OPT_SYMBOLS },
         { "streams", required_argument, NULL, OPT_STREAMS },
-        { "depth-speed", required_argument, NULL, OPT_SPEED },
-        { "rest-url", required_argument, NULL, OPT_REST },
-        { "ws-url", required_argument, NULL, OPT_WS },
-        { "ca-file", required_argument, NULL, OPT_CA },
         { "compress", required_argument, NULL, OPT_COMPRESS },
         { "level", required_argument, NULL, OPT_LEVEL },
         { "rotate-size", required_argument, NULL, OPT_ROTATE_SIZE },
         { "no-rotate-daily", no_argument, NULL, OPT_NO_DAILY },
         { "prefix", required_argument, NULL, OPT_PREFIX },
-        { "workers", required_argument, NULL, OPT_WORKERS },
-        { "status-interval", required_argument, NULL, OPT_INTERVAL },
-        { "duration", required_argument, NULL, OPT_DURATION },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    o->rest_url = getenv("BFMON_REST_URL");
-    o->ws_url = getenv("BFMON_WS_URL");
-    o->interval_ns = 10 * CLK_NS_PER_S;
+    opts_feed_init(&o->feed, 10 * CLK_NS_PER_S);
     o->prefix = "bfmon";
     optind = 0; /* full getopt reset: main may have parsed before */
     opterr = 0; /* our own messages */
@@ -300,7 +250,8 @@ static json_t *streams_json(const rec_opts *o)
     for (size_t i = 0; i < o->nkinds; i++) {
         char k[ENGINE_STREAM_KIND_MAX + 16];
         if (!strcmp(o->kinds[i], "depth"))
-            snprintf(k, sizeof k, "depth%s", o->depth_suffix ? o->depth_suffix : "@100ms");
+            snprintf(k, sizeof k, "depth%s",
+                     o->feed.depth_suffix ? o->feed.depth_suffix : "@100ms");
         else
             snprintf(k, sizeof k, "%s", o->kinds[i]);
         json_array_append_new(a, json_string(k));
@@ -322,13 +273,14 @@ static char *header_line(const rec_run *run)
 {
     const rec_opts *o = run->o;
     json_t *info = engine_exchange_info_json(run->e);
-    json_t *h = json_pack(
-        "{s:s,s:i,s:s,s:o,s:o,s:s,s:s,s:f,s:I,s:o}", "bfmon", "header", "format",
-        RECORDER_FORMAT_VERSION, "version", BFMON_VERSION, "symbols", symbols_json(run->e),
-        "streams", streams_json(o), "rest_url", o->rest_url ? o->rest_url : ENGINE_DEFAULT_REST_URL,
-        "ws_url", o->ws_url ? o->ws_url : ENGINE_DEFAULT_WS_URL, "clock_offset_ms",
-        (double)run->header_offset_ns / 1e6, "started_ns", (json_int_t)run->started_ns,
-        "exchange_info", info ? info : json_object());
+    json_t *h =
+        json_pack("{s:s,s:i,s:s,s:o,s:o,s:s,s:s,s:f,s:I,s:o}", "bfmon", "header", "format",
+                  RECORDER_FORMAT_VERSION, "version", BFMON_VERSION, "symbols",
+                  symbols_json(run->e), "streams", streams_json(o), "rest_url",
+                  o->feed.rest_url ? o->feed.rest_url : ENGINE_DEFAULT_REST_URL, "ws_url",
+                  o->feed.ws_url ? o->feed.ws_url : ENGINE_DEFAULT_WS_URL, "clock_offset_ms",
+                  (double)run->header_offset_ns / 1e6, "started_ns", (json_int_t)run->started_ns,
+                  "exchange_info", info ? info : json_object());
     char *line = json_dumps(h, JSON_COMPACT | JSON_REAL_PRECISION(12)); /* ms to the ns */
     json_decref(h);
     return line;
@@ -421,8 +373,8 @@ static void record_loop(rec_run *run, const sigset_t *sigs)
 {
     const rec_opts *o = run->o;
     int64_t now = clk_mono_ns();
-    int64_t end = o->duration_ns ? now + o->duration_ns : INT64_MAX;
-    int64_t next = now + o->interval_ns;
+    int64_t end = o->feed.duration_ns ? now + o->feed.duration_ns : INT64_MAX;
+    int64_t next = now + o->feed.interval_ns;
     for (;;) {
         int64_t until = next < end ? next : end;
         int64_t wait = until - now < TICK_NS ? until - now : TICK_NS;
@@ -438,7 +390,8 @@ static void record_loop(rec_run *run, const sigset_t *sigs)
         now = clk_mono_ns();
         if (now >= next) {
             print_stats(run);
-            next = next + o->interval_ns > now ? next + o->interval_ns : now + o->interval_ns;
+            next = next + o->feed.interval_ns > now ? next + o->feed.interval_ns
+                                                    : now + o->feed.interval_ns;
         }
         if (now >= end)
             return;
@@ -652,15 +605,9 @@ static void print_summary(json_t *rep, const char *path)
 
 static engine *create_engine(const rec_opts *o)
 {
-    engine_config cfg = { .rest_url = o->rest_url,
-                          .ws_url = o->ws_url,
-                          .ca_file = o->ca_file,
-                          .symbols = o->nsymbols ? o->symbols : NULL,
-                          .nsymbols = o->nsymbols,
-                          .depth_suffix = o->depth_suffix,
-                          .workers = o->workers,
-                          .streams = o->kind_ptrs,
-                          .nstreams = o->nkinds };
+    engine_config cfg = opts_feed_engine_config(&o->feed);
+    cfg.streams = o->kind_ptrs;
+    cfg.nstreams = o->nkinds;
     engine *e = NULL;
     char why[512] = "";
     int rc = engine_create(&cfg, &e, why, sizeof why);

@@ -3,9 +3,12 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "util/dur.h"
 
 /* The next comma-separated item of *p, trimmed: start and length; advances *p past the comma. */
 static const char *next_item(const char **p, size_t *len)
@@ -112,4 +115,66 @@ bool opts_parse_size(const char *s, uint64_t *out)
         return false;
     *out = (uint64_t)v << shift;
     return true;
+}
+
+void opts_feed_init(opts_feed *o, int64_t interval_ns)
+{
+    memset(o, 0, sizeof *o);
+    o->rest_url = getenv("BFMON_REST_URL");
+    o->ws_url = getenv("BFMON_WS_URL");
+    o->interval_ns = interval_ns;
+}
+
+static int bad(char *why, size_t cap, const char *opt, const char *arg, const char *what)
+{
+    snprintf(why, cap, "--%s '%s': %s", opt, arg, what);
+    return -1;
+}
+
+int opts_take_feed(int c, const char *arg, opts_feed *o, char *why, size_t why_cap)
+{
+    switch (c) {
+    case OPTS_REST:
+        o->rest_url = arg;
+        return 0;
+    case OPTS_WS:
+        o->ws_url = arg;
+        return 0;
+    case OPTS_CA:
+        o->ca_file = arg;
+        return 0;
+    case OPTS_SYMBOLS:
+        return opts_parse_symbols(arg, o->names, o->symbols, &o->nsymbols)
+                   ? 0
+                   : bad(why, why_cap, "symbols", arg, "not a list of symbols");
+    case OPTS_SPEED:
+        return opts_parse_speed(arg, &o->depth_suffix)
+                   ? 0
+                   : bad(why, why_cap, "depth-speed", arg, "use 0ms, 100ms, 250ms or 500ms");
+    case OPTS_WORKERS:
+        return opts_parse_workers(arg, &o->workers)
+                   ? 0
+                   : bad(why, why_cap, "workers", arg, "use 1 to 64");
+    case OPTS_INTERVAL:
+        return dur_parse_ns(arg, &o->interval_ns) == 0 && o->interval_ns > 0
+                   ? 0
+                   : bad(why, why_cap, "status-interval", arg, "not a positive duration");
+    case OPTS_DURATION:
+        return dur_parse_ns(arg, &o->duration_ns) == 0 && o->duration_ns >= 0
+                   ? 0
+                   : bad(why, why_cap, "duration", arg, "not a duration");
+    default:
+        return 1;
+    }
+}
+
+engine_config opts_feed_engine_config(const opts_feed *o)
+{
+    return (engine_config){ .rest_url = o->rest_url,
+                            .ws_url = o->ws_url,
+                            .ca_file = o->ca_file,
+                            .symbols = o->nsymbols ? o->symbols : NULL,
+                            .nsymbols = o->nsymbols,
+                            .depth_suffix = o->depth_suffix,
+                            .workers = o->workers };
 }

@@ -9,16 +9,13 @@
  */
 #include <criterion/criterion.h>
 #include <curl/curl.h>
-#include <regex.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "testutil.h"
+#include "tpane.h"
 
 #define LADDER_W   54
 #define RIGHT_X    55
@@ -30,9 +27,9 @@
 #define DOGE_PRICE "0\\.(09|10)[0-9]{3}"       /* DOGEUSDT around 0.10000 */
 
 typedef struct tui {
-    char sock[64];
+    tpane pane;
     tu_sim sim;
-    bool have_sim, have_tmux;
+    bool have_sim;
     char *dir;       /* the wrapper script */
     const char *env; /* "NAME=value" exported before bfmon starts, or NULL */
 } tui;
@@ -40,29 +37,6 @@ typedef struct tui {
 /* One per test process (Criterion forks each test): each test's .fini stops whatever is still
  * running when an assertion ends the test early. */
 static tui T;
-
-/* ---- tmux ----------------------------------------------------------------------------------- */
-
-static int tmux(const tui *t, char **out, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int tmux(const tui *t, char **out, const char *fmt, ...)
-{
-    char args[2048], cmd[2300];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "tmux -L %s -f /dev/null %s 2>&1", t->sock, args);
-    return tu_run(cmd, out);
-}
-
-static char *capture(const tui *t)
-{
-    char *out = NULL;
-    tmux(t, &out, "capture-pane -p -t bf");
-    return out;
-}
 
 static void start_sim(tui *t, const char *const *sim_args)
 {
@@ -77,54 +51,28 @@ static char *write_wrapper(tui *t, const char *extra)
     const char *bfmon = getenv("BF_BFMON");
     cr_assert(bfmon, "BF_BFMON is not set (run the tests through meson)");
     t->dir = tu_mkdtemp();
-    size_t n = strlen(t->dir) + 16;
-    char *path = malloc(n);
-    snprintf(path, n, "%s/run.sh", t->dir);
-    FILE *f = fopen(path, "w");
-    cr_assert(f, "cannot write %s", path);
-    fprintf(f, "export LANG=C.UTF-8\n");
-    if (t->env)
-        fprintf(f, "export %s\n", t->env);
+    char body[2048];
+    int n = snprintf(body, sizeof body, "%s%s%s", t->env ? "export " : "", t->env ? t->env : "",
+                     t->env ? "\n" : "");
     if (t->have_sim)
-        fprintf(f, "%s --rest-url %s --ws-url %s %s\n", bfmon, t->sim.rest, t->sim.ws,
-                extra ? extra : "");
+        snprintf(body + n, sizeof body - (size_t)n, "%s --rest-url %s --ws-url %s %s", bfmon,
+                 t->sim.rest, t->sim.ws, extra ? extra : "");
     else
-        fprintf(f, "%s %s\n", bfmon, extra ? extra : "");
-    fprintf(f, "echo \"bfmon exited $?\"\n"
-               "stty -a | tr ' ;' '\\n\\n' | grep -E '^-?(icanon|echo)$' | tr '\\n' ' '\n"
-               "echo\n"
-               "exec sleep 3600\n");
-    fclose(f);
-    return path;
+        snprintf(body + n, sizeof body - (size_t)n, "%s %s", bfmon, extra ? extra : "");
+    return tpane_script(t->dir, body);
 }
 
 /* bfmon in a w x h tmux window against the sim; extra: further options. */
 static void start_ui(tui *t, int w, int h, const char *extra)
 {
-    snprintf(t->sock, sizeof t->sock, "bftui-%d", (int)getpid());
     char *script = write_wrapper(t, extra);
-    char *out = NULL;
-    int rc = tmux(t, &out, "new-session -d -s bf -x %d -y %d 'sh %s' \\; set-option -g status off",
-                  w, h, script);
+    tpane_start(&t->pane, w, h, script);
     free(script);
-    cr_assert_eq(rc, 0, "tmux new-session failed: %s", out ? out : "");
-    t->have_tmux = true;
-    free(out);
 }
 
 static void stop_all(tui *t)
 {
-    if (t->have_tmux) { /* tmux leaves its socket file behind after kill-server */
-        char *path = NULL;
-        tmux(t, &path, "display-message -p '#{socket_path}'");
-        tmux(t, NULL, "kill-server");
-        if (path && path[0] == '/') {
-            path[strcspn(path, "\n")] = '\0';
-            unlink(path);
-        }
-        free(path);
-    }
-    t->have_tmux = false;
+    tpane_stop(&t->pane);
     if (t->have_sim)
         tu_sim_stop(&t->sim);
     t->have_sim = false;
@@ -142,97 +90,15 @@ static void cleanup(void)
 
 /* ---- the captured screen ---------------------------------------------------------------------- */
 
-static int64_t now_ms(void)
+static char *capture(const tui *t)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return tpane_capture(&t->pane);
 }
 
-/* Columns [x0, x1) of a line of UTF-8 text, one column per code point (all bfmon glyphs are one
- * column wide), into out. */
-static void cut_columns(const char *line, int x0, int x1, char *out, size_t cap)
-{
-    size_t n = 0;
-    int col = -1;
-    for (const char *p = line; *p && *p != '\n'; p++) {
-        if (((unsigned char)*p & 0xC0) != 0x80)
-            col++;
-        if (col >= x1)
-            break;
-        if (col >= x0 && n + 1 < cap)
-            out[n++] = *p;
-    }
-    out[n] = '\0';
-}
-
-/* The rectangle [x0,x1) x [y0,y1) of a capture as text, lines joined with '\n'. */
-static char *region(const char *cap, int x0, int x1, int y0, int y1)
-{
-    size_t size = strlen(cap) + 1;
-    char *out = calloc(1, size + 1), *line = malloc(size);
-    size_t used = 0;
-    int y = 0;
-    for (const char *p = cap; *p && y < y1; y++) {
-        const char *end = strchr(p, '\n');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (y >= y0) {
-            memcpy(line, p, len);
-            line[len] = '\0';
-            cut_columns(line, x0, x1, out + used, size - used);
-            used += strlen(out + used);
-            out[used++] = '\n';
-        }
-        p += len + (end ? 1 : 0);
-    }
-    out[used] = '\0';
-    free(line);
-    return out;
-}
-
-static bool matches(const char *text, const char *pattern)
-{
-    regex_t re;
-    cr_assert_eq(regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB | REG_NEWLINE), 0, "%s", pattern);
-    bool m = regexec(&re, text, 0, NULL, 0) == 0;
-    regfree(&re);
-    return m;
-}
-
-typedef bool (*screen_pred)(const char *cap, const void *ctx);
-
-/* Poll the screen until pred holds; fail with the last capture after timeout_ms. */
-static void wait_screen(const tui *t, screen_pred pred, const void *ctx, int timeout_ms,
+static void wait_screen(const tui *t, tpane_pred pred, const void *ctx, int timeout_ms,
                         const char *what)
 {
-    int64_t end = now_ms() + timeout_ms;
-    char *cap = NULL;
-    for (;;) {
-        free(cap);
-        cap = capture(t);
-        if (cap && pred(cap, ctx)) {
-            free(cap);
-            return;
-        }
-        if (now_ms() > end)
-            break;
-        struct timespec pause = { 0, 50 * 1000000L }; /* polling interval, not a synchronisation */
-        nanosleep(&pause, NULL);
-    }
-    static char last[1 << 16]; /* the report outlives the capture without leaking it */
-    snprintf(last, sizeof last, "%s", cap ? cap : "(none)");
-    free(cap);
-    cr_assert_fail("timed out waiting for %s; the screen:\n%s", what, last);
-}
-
-static bool has_text(const char *cap, const void *ctx)
-{
-    return strstr(cap, ctx) != NULL;
-}
-
-static bool lacks_text(const char *cap, const void *ctx)
-{
-    return strstr(cap, ctx) == NULL;
+    free(tpane_wait(&t->pane, pred, ctx, timeout_ms, what));
 }
 
 /* The ladder column shows prices of pattern `want` and none of pattern `not` appears anywhere
@@ -246,15 +112,15 @@ typedef struct ladder_check {
 static bool ladder_shows(const char *cap, const void *ctx)
 {
     const ladder_check *c = ctx;
-    char *ladder = region(cap, 0, LADDER_W, 0, 37);
-    bool ok = matches(ladder, c->want);
+    char *ladder = tpane_region(cap, 0, LADDER_W, 0, 37);
+    bool ok = tpane_matches(ladder, c->want);
     free(ladder);
     if (ok && c->not ) {
-        char *left = region(cap, 0, RIGHT_X, 0, 40);
-        char *right_top = region(cap, RIGHT_X, 400, 0, 1);
-        char *right_rest = region(cap, RIGHT_X, 400, 1 + c->nwatch, 40);
-        ok = !matches(left, c->not ) && !matches(right_top, c->not ) &&
-             !matches(right_rest, c->not );
+        char *left = tpane_region(cap, 0, RIGHT_X, 0, 40);
+        char *right_top = tpane_region(cap, RIGHT_X, 400, 0, 1);
+        char *right_rest = tpane_region(cap, RIGHT_X, 400, 1 + c->nwatch, 40);
+        ok = !tpane_matches(left, c->not ) && !tpane_matches(right_top, c->not ) &&
+             !tpane_matches(right_rest, c->not );
         free(left);
         free(right_top);
         free(right_rest);
@@ -266,15 +132,7 @@ static void wait_live_btc(const tui *t)
 {
     ladder_check c = { BTC_PRICE, NULL, 0 };
     wait_screen(t, ladder_shows, &c, FIRST_MS, "a BTCUSDT ladder");
-    wait_screen(t, has_text, "BTCUSDT LIVE", FIRST_MS, "BTCUSDT LIVE");
-}
-
-static void keys(const tui *t, const char *k)
-{
-    char *out = NULL;
-    int rc = tmux(t, &out, "send-keys -t bf %s", k);
-    cr_assert_eq(rc, 0, "send-keys %s: %s", k, out ? out : "");
-    free(out);
+    wait_screen(t, tpane_has_text, "BTCUSDT LIVE", FIRST_MS, "BTCUSDT LIVE");
 }
 
 /* ---- the sim's control plane ------------------------------------------------------------------ */
@@ -313,9 +171,10 @@ Test(tui, shows_a_live_ladder_for_the_default_symbol, .fini = cleanup)
     start_ui(t, 120, 40, NULL);
     wait_live_btc(t);
     char *cap = capture(t);
-    char *ladder = region(cap, 0, LADDER_W, 1, 36);
+    char *ladder = tpane_region(cap, 0, LADDER_W, 1, 36);
     /* every ladder row: price, quantity, cumulative quantity */
-    cr_assert(matches(ladder, "^ *" BTC_PRICE " +[0-9]+\\.[0-9]+ +[0-9]+\\.[0-9]+"), "%s", cap);
+    cr_assert(tpane_matches(ladder, "^ *" BTC_PRICE " +[0-9]+\\.[0-9]+ +[0-9]+\\.[0-9]+"), "%s",
+              cap);
     cr_assert(strstr(cap, "1 BTCUSDT"), "the watchlist lists the default symbols:\n%s", cap);
     cr_assert(strstr(cap, "5 XRPUSDT"), "%s", cap);
     free(ladder);
@@ -330,23 +189,23 @@ Test(tui, keys_switch_the_symbol_and_nothing_of_the_old_remains, .fini = cleanup
     wait_live_btc(t);
     ladder_check eth = { ETH_PRICE, BTC_PRICE, 5 }, btc = { BTC_PRICE, ETH_PRICE, 5 },
                  sol = { SOL_PRICE, ETH_PRICE, 5 };
-    keys(t, "Tab");
+    tpane_keys(&t->pane, "Tab");
     wait_screen(t, ladder_shows, &eth, WAIT_MS, "ETHUSDT after Tab");
-    keys(t, "BTab");
+    tpane_keys(&t->pane, "BTab");
     wait_screen(t, ladder_shows, &btc, WAIT_MS, "BTCUSDT after Shift-Tab");
-    keys(t, "Right");
+    tpane_keys(&t->pane, "Right");
     wait_screen(t, ladder_shows, &eth, WAIT_MS, "ETHUSDT after Right");
-    keys(t, "Left");
+    tpane_keys(&t->pane, "Left");
     wait_screen(t, ladder_shows, &btc, WAIT_MS, "BTCUSDT after Left");
-    keys(t, "l");
+    tpane_keys(&t->pane, "l");
     wait_screen(t, ladder_shows, &eth, WAIT_MS, "ETHUSDT after l");
-    keys(t, "3");
+    tpane_keys(&t->pane, "3");
     wait_screen(t, ladder_shows, &sol, WAIT_MS, "SOLUSDT after 3");
-    keys(t, "h");
+    tpane_keys(&t->pane, "h");
     wait_screen(t, ladder_shows, &eth, WAIT_MS, "ETHUSDT after h");
-    keys(t, "1");
+    tpane_keys(&t->pane, "1");
     wait_screen(t, ladder_shows, &btc, WAIT_MS, "BTCUSDT after 1");
-    keys(t, "h"); /* wraps to the last symbol */
+    tpane_keys(&t->pane, "h"); /* wraps to the last symbol */
     ladder_check xrp = { "0\\.5[0-9]{3}", BTC_PRICE, 5 };
     wait_screen(t, ladder_shows, &xrp, WAIT_MS, "XRPUSDT after h from the first");
 }
@@ -358,18 +217,18 @@ Test(tui, search_adds_a_symbol_and_switches_to_it, .fini = cleanup)
     start_sim(t, args);
     start_ui(t, 120, 40, "--symbols BTCUSDT,ETHUSDT");
     wait_live_btc(t);
-    wait_screen(t, lacks_text, "DOGEUSDT", WAIT_MS, "DOGEUSDT not watched yet");
-    keys(t, "/");
-    wait_screen(t, has_text, "ADAUSDT", WAIT_MS, "the search list of every perpetual");
-    keys(t, "D O");
-    wait_screen(t, lacks_text, "ADAUSDT", WAIT_MS, "the list narrowed to DO...");
-    wait_screen(t, has_text, "DOGEUSDT", WAIT_MS, "DOGEUSDT in the search list");
-    keys(t, "Enter");
+    wait_screen(t, tpane_lacks_text, "DOGEUSDT", WAIT_MS, "DOGEUSDT not watched yet");
+    tpane_keys(&t->pane, "/");
+    wait_screen(t, tpane_has_text, "ADAUSDT", WAIT_MS, "the search list of every perpetual");
+    tpane_keys(&t->pane, "D O");
+    wait_screen(t, tpane_lacks_text, "ADAUSDT", WAIT_MS, "the list narrowed to DO...");
+    wait_screen(t, tpane_has_text, "DOGEUSDT", WAIT_MS, "DOGEUSDT in the search list");
+    tpane_keys(&t->pane, "Enter");
     ladder_check doge = { DOGE_PRICE, BTC_PRICE, 3 };
     wait_screen(t, ladder_shows, &doge, WAIT_MS, "the DOGEUSDT ladder");
-    wait_screen(t, has_text, "3 DOGEUSDT", WAIT_MS, "DOGEUSDT third in the watchlist");
-    wait_screen(t, has_text, "DOGEUSDT LIVE", FIRST_MS, "DOGEUSDT LIVE");
-    keys(t, "1");
+    wait_screen(t, tpane_has_text, "3 DOGEUSDT", WAIT_MS, "DOGEUSDT third in the watchlist");
+    wait_screen(t, tpane_has_text, "DOGEUSDT LIVE", FIRST_MS, "DOGEUSDT LIVE");
+    tpane_keys(&t->pane, "1");
     ladder_check btc = { BTC_PRICE, DOGE_PRICE, 3 };
     wait_screen(t, ladder_shows, &btc, WAIT_MS, "BTCUSDT again");
 }
@@ -384,12 +243,12 @@ static void search_add(tui *t, const char *name)
         spaced[n + 1] = ' ';
         spaced[n + 2] = '\0';
     }
-    keys(t, "/");
-    wait_screen(t, has_text, "BTCUSDT", WAIT_MS, "the search list");
-    keys(t, spaced);
-    keys(t, "Enter");
+    tpane_keys(&t->pane, "/");
+    wait_screen(t, tpane_has_text, "BTCUSDT", WAIT_MS, "the search list");
+    tpane_keys(&t->pane, spaced);
+    tpane_keys(&t->pane, "Enter");
     snprintf(want, sizeof want, "%s added", name);
-    wait_screen(t, has_text, want, WAIT_MS, want);
+    wait_screen(t, tpane_has_text, want, WAIT_MS, want);
 }
 
 /* At most APP_RECENT_MAX (8) symbols added by search stay subscribed; the ninth evicts the least
@@ -408,21 +267,21 @@ Test(tui, search_keeps_at_most_eight_added_symbols_least_recently_viewed_goes, .
     wait_live_btc(t);
     for (int i = 0; i < 8; i++)
         search_add(t, added[i]);
-    wait_screen(t, has_text, "9 BCHUSDT", WAIT_MS, "eight added symbols after BTCUSDT");
-    keys(t, "2"); /* view DOGEUSDT again: ADAUSDT is now the least recently viewed */
-    wait_screen(t, has_text, "DOGEUSDT", WAIT_MS, "DOGEUSDT selected");
+    wait_screen(t, tpane_has_text, "9 BCHUSDT", WAIT_MS, "eight added symbols after BTCUSDT");
+    tpane_keys(&t->pane, "2"); /* view DOGEUSDT again: ADAUSDT is now the least recently viewed */
+    wait_screen(t, tpane_has_text, "DOGEUSDT", WAIT_MS, "DOGEUSDT selected");
     search_add(t, added[8]);
-    wait_screen(t, has_text, "ATOMUSDT added; ADAUSDT unsubscribed (at most 8", WAIT_MS,
+    wait_screen(t, tpane_has_text, "ATOMUSDT added; ADAUSDT unsubscribed (at most 8", WAIT_MS,
                 "the eviction named in the status line");
     char *cap = capture(t);
-    char *status = region(cap, 0, 140, 43, 44);
+    char *status = tpane_region(cap, 0, 140, 43, 44);
     cr_expect(strstr(status, "DOGE "), "the recently viewed DOGEUSDT stayed:\n%s", cap);
     cr_expect(strstr(status, "ATOM "), "%s", cap);
     cr_expect(!strstr(status, "ADA "), "ADAUSDT still in the status bar:\n%s", cap);
     cr_expect(strstr(status, "BTC "), "the configured symbol stays:\n%s", cap);
     free(status);
     free(cap);
-    wait_screen(t, lacks_text, "ADAUSDT", 8000,
+    wait_screen(t, tpane_lacks_text, "ADAUSDT", 8000,
                 "ADAUSDT gone from the screen once the message ends");
 }
 
@@ -432,28 +291,28 @@ Test(tui, help_opens_and_closes, .fini = cleanup)
     start_sim(t, five);
     start_ui(t, 120, 40, NULL);
     wait_live_btc(t);
-    wait_screen(t, lacks_text, "next-symbol", WAIT_MS, "no help at first");
-    keys(t, "?");
-    wait_screen(t, has_text, "next-symbol", WAIT_MS, "the help overlay");
+    wait_screen(t, tpane_lacks_text, "next-symbol", WAIT_MS, "no help at first");
+    tpane_keys(&t->pane, "?");
+    wait_screen(t, tpane_has_text, "next-symbol", WAIT_MS, "the help overlay");
     char *cap = capture(t);
     cr_assert(strstr(cap, "Tab, l, Right"), "help lists the keys from the table:\n%s", cap);
     cr_assert(strstr(cap, "quit"), "%s", cap);
     free(cap);
-    keys(t, "?");
-    wait_screen(t, lacks_text, "next-symbol", WAIT_MS, "the help overlay to close");
+    tpane_keys(&t->pane, "?");
+    wait_screen(t, tpane_lacks_text, "next-symbol", WAIT_MS, "the help overlay to close");
     ladder_check btc = { BTC_PRICE, NULL, 0 };
     wait_screen(t, ladder_shows, &btc, WAIT_MS, "the ladder back");
-    keys(t, "?");
-    wait_screen(t, has_text, "next-symbol", WAIT_MS, "the help overlay again");
-    keys(t, "Escape");
-    wait_screen(t, lacks_text, "next-symbol", WAIT_MS, "Esc to close the help");
+    tpane_keys(&t->pane, "?");
+    wait_screen(t, tpane_has_text, "next-symbol", WAIT_MS, "the help overlay again");
+    tpane_keys(&t->pane, "Escape");
+    wait_screen(t, tpane_lacks_text, "next-symbol", WAIT_MS, "Esc to close the help");
 }
 
 /* Every line of the capture fits w columns and the pane is still alive. */
 static bool fits(const char *cap, const void *ctx)
 {
     int w = *(const int *)ctx;
-    char *wide = region(cap, w, 1000, 0, 1000);
+    char *wide = tpane_region(cap, w, 1000, 0, 1000);
     bool ok = strspn(wide, "\n ") == strlen(wide);
     free(wide);
     return ok;
@@ -463,16 +322,16 @@ static bool full_layout_intact(const char *cap, const void *ctx)
 {
     (void)ctx;
     /* the column rule on every row of the main area, the status bar at the bottom, ladder rows */
-    char *rule = region(cap, LADDER_W, LADDER_W + 1, 0, 38);
+    char *rule = tpane_region(cap, LADDER_W, LADDER_W + 1, 0, 38);
     bool ok = true;
     for (const char *p = rule; *p; p = strchr(p, '\n') + 1)
         ok &= !strncmp(p, "│", strlen("│")) || *p == '|';
     free(rule);
-    char *status = region(cap, 0, 120, 38, 39);
+    char *status = tpane_region(cap, 0, 120, 38, 39);
     ok &= strstr(status, "BTCUSDT LIVE") != NULL;
     free(status);
-    char *ladder = region(cap, 0, LADDER_W, 1, 36);
-    ok &= matches(ladder, "^ *" BTC_PRICE " +[0-9.]+ +[0-9.]+");
+    char *ladder = tpane_region(cap, 0, LADDER_W, 1, 36);
+    ok &= tpane_matches(ladder, "^ *" BTC_PRICE " +[0-9.]+ +[0-9.]+");
     free(ladder);
     return ok;
 }
@@ -483,17 +342,17 @@ Test(tui, resizing_small_and_back_neither_crashes_nor_garbles, .fini = cleanup)
     start_sim(t, five);
     start_ui(t, 120, 40, NULL);
     wait_live_btc(t);
-    cr_assert_eq(tmux(t, NULL, "resize-window -t bf -x 40 -y 12"), 0);
+    cr_assert_eq(tpane_cmd(&t->pane, NULL, "resize-window -t bf -x 40 -y 12"), 0);
     int w40 = 40;
     ladder_check btc = { BTC_PRICE, NULL, 0 };
     wait_screen(t, fits, &w40, WAIT_MS, "a screen 40 columns wide");
     wait_screen(t, ladder_shows, &btc, WAIT_MS, "the compact ladder at 40x12");
-    cr_assert_eq(tmux(t, NULL, "resize-window -t bf -x 20 -y 6"), 0);
-    wait_screen(t, has_text, "too small", WAIT_MS, "the too-small message at 20x6");
-    cr_assert_eq(tmux(t, NULL, "resize-window -t bf -x 120 -y 40"), 0);
+    cr_assert_eq(tpane_cmd(&t->pane, NULL, "resize-window -t bf -x 20 -y 6"), 0);
+    wait_screen(t, tpane_has_text, "too small", WAIT_MS, "the too-small message at 20x6");
+    cr_assert_eq(tpane_cmd(&t->pane, NULL, "resize-window -t bf -x 120 -y 40"), 0);
     wait_screen(t, full_layout_intact, NULL, WAIT_MS, "the full layout back at 120x40");
     char *dead = NULL;
-    tmux(t, &dead, "display-message -p -t bf '#{pane_dead}'");
+    tpane_cmd(&t->pane, &dead, "display-message -p -t bf '#{pane_dead}'");
     cr_assert_str_eq(dead, "0\n", "bfmon died");
     free(dead);
 }
@@ -507,37 +366,21 @@ Test(tui, an_injected_gap_shows_resyncing_then_live, .fini = cleanup)
     /* A slow snapshot keeps the resync on screen long enough to be seen at any frame rate. */
     sim_fault(t, "slow_snapshot,count=1,delay=3s");
     sim_fault(t, "gap,stream=btcusdt@depth@100ms");
-    wait_screen(t, has_text, "RESYNCING", WAIT_MS, "RESYNCING after the gap");
-    wait_screen(t, lacks_text, "RESYNCING", WAIT_MS, "the resync to finish");
-    wait_screen(t, has_text, "BTCUSDT LIVE", WAIT_MS, "BTCUSDT LIVE again");
+    wait_screen(t, tpane_has_text, "RESYNCING", WAIT_MS, "RESYNCING after the gap");
+    wait_screen(t, tpane_lacks_text, "RESYNCING", WAIT_MS, "the resync to finish");
+    wait_screen(t, tpane_has_text, "BTCUSDT LIVE", WAIT_MS, "BTCUSDT LIVE again");
     ladder_check btc = { BTC_PRICE, NULL, 0 };
     wait_screen(t, ladder_shows, &btc, WAIT_MS, "the ladder after the resync");
 }
 
-/* Poll a tmux format of the pane until it reads want. */
 static void wait_format(const tui *t, const char *format, const char *want)
 {
-    int64_t end = now_ms() + WAIT_MS;
-    char *out = NULL;
-    for (;;) {
-        free(out);
-        tmux(t, &out, "display-message -p -t bf '%s'", format);
-        if ((out && !strcmp(out, want)) || now_ms() > end)
-            break;
-        struct timespec pause = { 0, 50 * 1000000L }; /* polling interval */
-        nanosleep(&pause, NULL);
-    }
-    cr_assert_str_eq(out, want, "%s", format);
-    free(out);
+    tpane_wait_format(&t->pane, format, want, WAIT_MS);
 }
 
-/* After bfmon: status 0, the shell's screen (not the alternate one), a visible cursor, and the
- * line discipline back to canonical input with echo. */
 static void expect_restored(const tui *t)
 {
-    wait_screen(t, has_text, "bfmon exited 0", WAIT_MS, "bfmon to exit with status 0");
-    wait_format(t, "#{alternate_on} #{cursor_flag}", "0 1\n");
-    wait_screen(t, has_text, "icanon echo", WAIT_MS, "the terminal back in canonical mode");
+    tpane_expect_restored(&t->pane, WAIT_MS);
 }
 
 Test(tui, q_exits_with_status_0_and_restores_the_terminal, .fini = cleanup)
@@ -547,7 +390,7 @@ Test(tui, q_exits_with_status_0_and_restores_the_terminal, .fini = cleanup)
     start_ui(t, 120, 40, NULL);
     wait_live_btc(t);
     wait_format(t, "#{alternate_on} #{cursor_flag}", "1 0\n"); /* running: alternate, no cursor */
-    keys(t, "q");
+    tpane_keys(&t->pane, "q");
     expect_restored(t);
 }
 
@@ -558,7 +401,7 @@ Test(tui, sigterm_also_restores_the_terminal, .fini = cleanup)
     start_ui(t, 120, 40, NULL);
     wait_live_btc(t);
     char *pid = NULL, cmd[128];
-    tmux(t, &pid, "display-message -p -t bf '#{pane_pid}'");
+    tpane_cmd(&t->pane, &pid, "display-message -p -t bf '#{pane_pid}'");
     snprintf(cmd, sizeof cmd, "kill -TERM $(pgrep -P %d)", atoi(pid)); /* the shell's child */
     free(pid);
     cr_assert_eq(tu_run(cmd, NULL), 0);
@@ -569,13 +412,13 @@ Test(tui, unreachable_endpoints_are_named_with_the_demo_hint, .fini = cleanup)
 {
     tui *t = &T;
     start_ui(t, 120, 40, "--rest-url http://127.0.0.1:1 --ws-url ws://127.0.0.1:1");
-    wait_screen(t, has_text, "--demo", 2 * WAIT_MS, "the --demo hint");
+    wait_screen(t, tpane_has_text, "--demo", 2 * WAIT_MS, "the --demo hint");
     char *cap = capture(t);
     cr_assert(strstr(cap, "127.0.0.1:1"), "says what failed:\n%s", cap);
     cr_assert(strstr(cap, "retrying"), "and that it keeps trying:\n%s", cap);
     free(cap);
-    keys(t, "q");
-    wait_screen(t, has_text, "bfmon exited 0", WAIT_MS, "q while not connected");
+    tpane_keys(&t->pane, "q");
+    wait_screen(t, tpane_has_text, "bfmon exited 0", WAIT_MS, "q while not connected");
 }
 
 Test(tui, demo_is_marked_at_every_size, .fini = cleanup)
@@ -583,14 +426,14 @@ Test(tui, demo_is_marked_at_every_size, .fini = cleanup)
     tui *t = &T;
     start_ui(t, 120, 40, "--demo");
     wait_live_btc(t);
-    wait_screen(t, has_text, "DEMO", WAIT_MS, "DEMO at 120x40");
-    cr_assert_eq(tmux(t, NULL, "resize-window -t bf -x 40 -y 12"), 0);
+    wait_screen(t, tpane_has_text, "DEMO", WAIT_MS, "DEMO at 120x40");
+    cr_assert_eq(tpane_cmd(&t->pane, NULL, "resize-window -t bf -x 40 -y 12"), 0);
     int w40 = 40;
     wait_screen(t, fits, &w40, WAIT_MS, "40 columns");
-    wait_screen(t, has_text, "DEMO", WAIT_MS, "DEMO at 40x12");
-    cr_assert_eq(tmux(t, NULL, "resize-window -t bf -x 20 -y 6"), 0);
-    wait_screen(t, has_text, "too small", WAIT_MS, "too small");
-    wait_screen(t, has_text, "DEMO", WAIT_MS, "DEMO even when too small");
+    wait_screen(t, tpane_has_text, "DEMO", WAIT_MS, "DEMO at 40x12");
+    cr_assert_eq(tpane_cmd(&t->pane, NULL, "resize-window -t bf -x 20 -y 6"), 0);
+    wait_screen(t, tpane_has_text, "too small", WAIT_MS, "too small");
+    wait_screen(t, tpane_has_text, "DEMO", WAIT_MS, "DEMO even when too small");
 }
 
 Test(tui, a_keymap_file_rebinds_keys_and_reports_bad_lines, .fini = cleanup)
@@ -607,8 +450,9 @@ Test(tui, a_keymap_file_rebinds_keys_and_reports_bad_lines, .fini = cleanup)
     start_sim(t, five);
     start_ui(t, 120, 40, opt);
     wait_live_btc(t);
-    wait_screen(t, has_text, "unknown action 'no-such-action'", WAIT_MS, "the bad line reported");
-    keys(t, "n");
+    wait_screen(t, tpane_has_text, "unknown action 'no-such-action'", WAIT_MS,
+                "the bad line reported");
+    tpane_keys(&t->pane, "n");
     ladder_check eth = { ETH_PRICE, BTC_PRICE, 5 };
     wait_screen(t, ladder_shows, &eth, WAIT_MS, "ETHUSDT after the rebound n");
     tu_rmtree(dir);
@@ -621,25 +465,24 @@ Test(tui, pause_freezes_the_display_and_says_so, .fini = cleanup)
     start_sim(t, five);
     start_ui(t, 120, 40, NULL);
     wait_live_btc(t);
-    keys(t, "p");
-    wait_screen(t, has_text, "PAUSED", WAIT_MS, "the PAUSED mark");
-    keys(t, "p");
-    wait_screen(t, lacks_text, "PAUSED", WAIT_MS, "the PAUSED mark to go");
+    tpane_keys(&t->pane, "p");
+    wait_screen(t, tpane_has_text, "PAUSED", WAIT_MS, "the PAUSED mark");
+    tpane_keys(&t->pane, "p");
+    wait_screen(t, tpane_lacks_text, "PAUSED", WAIT_MS, "the PAUSED mark to go");
 }
 
 /* The pane with its escape sequences (colours and attributes) left in. */
 static char *capture_escapes(const tui *t)
 {
-    char *out = NULL;
-    tmux(t, &out, "capture-pane -e -p -t bf");
-    return out;
+    return tpane_capture_escapes(&t->pane);
 }
 
 /* A colour sequence of any depth: SGR 30-37/40-47 (8), 90-97/100-107 (16), 38;5/48;5 (256). */
 static bool has_colour_sgr(const char *cap)
 {
-    return matches(cap, "\x1b\\[([0-9;]*;)?(3[0-7]|4[0-7]|9[0-7]|10[0-7]|38;5;[0-9]+|48;5;[0-9]+)"
-                        "(;[0-9;]*)?m");
+    return tpane_matches(cap,
+                         "\x1b\\[([0-9;]*;)?(3[0-7]|4[0-7]|9[0-7]|10[0-7]|38;5;[0-9]+|48;5;[0-9]+)"
+                         "(;[0-9;]*)?m");
 }
 
 static bool colours_seen(const char *cap, const void *ctx)
@@ -683,7 +526,7 @@ static char *escapes_under(tui *t, const char *env)
     start_sim(t, five);
     start_ui(t, 120, 40, NULL);
     wait_live_btc(t);
-    wait_screen(t, has_text, "LIVE", WAIT_MS, "a LIVE state in the status bar");
+    wait_screen(t, tpane_has_text, "LIVE", WAIT_MS, "a LIVE state in the status bar");
     return capture_escapes(t);
 }
 
@@ -691,7 +534,7 @@ static bool has_sgr(const char *cap, const char *codes)
 {
     char re[160];
     snprintf(re, sizeof re, "\x1b\\[([0-9;]*;)?(%s)(;[0-9;]*)?m", codes);
-    return matches(cap, re);
+    return tpane_matches(cap, re);
 }
 
 #define SGR_8   "3[0-7]|4[0-7]"

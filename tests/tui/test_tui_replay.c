@@ -9,15 +9,13 @@
  */
 #include <criterion/criterion.h>
 #include <regex.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "testutil.h"
+#include "tpane.h"
 
 #define LADDER_W  54
 #define WAIT_MS   20000
@@ -26,35 +24,11 @@
 #define SYM       "TESTUSDT"
 
 typedef struct tui {
-    char sock[64];
-    bool have_tmux;
+    tpane pane;
     char *dir; /* the wrapper script and recordings */
 } tui;
 
 static tui T; /* one per test process; .fini cleans up after a failed assertion */
-
-/* ---- tmux ----------------------------------------------------------------------------------- */
-
-static int tmux(const tui *t, char **out, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int tmux(const tui *t, char **out, const char *fmt, ...)
-{
-    char args[2048], cmd[2300];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "tmux -L %s -f /dev/null %s 2>&1", t->sock, args);
-    return tu_run(cmd, out);
-}
-
-static char *capture(const tui *t)
-{
-    char *out = NULL;
-    tmux(t, &out, "capture-pane -p -t bf");
-    return out;
-}
 
 static const char *dir_of(tui *t)
 {
@@ -68,51 +42,23 @@ static char *write_wrapper(tui *t, const char *args)
 {
     const char *bfmon = getenv("BF_BFMON");
     cr_assert(bfmon, "BF_BFMON is not set (run the tests through meson)");
-    size_t n = strlen(dir_of(t)) + 16;
-    char *path = malloc(n);
-    snprintf(path, n, "%s/run.sh", t->dir);
-    FILE *f = fopen(path, "w");
-    cr_assert(f, "cannot write %s", path);
-    fprintf(f,
-            "export LANG=C.UTF-8\n"
-            "export XDG_CONFIG_HOME=%s\n" /* no user keymap file */
-            "%s replay %s\n"
-            "echo \"bfmon exited $?\"\n"
-            "stty -a | tr ' ;' '\\n\\n' | grep -E '^-?(icanon|echo)$' | tr '\\n' ' '\n"
-            "echo\n"
-            "exec sleep 3600\n",
-            t->dir, bfmon, args);
-    fclose(f);
-    return path;
+    char body[4096];
+    snprintf(body, sizeof body, "export XDG_CONFIG_HOME=%s\n%s replay %s", dir_of(t), bfmon,
+             args); /* XDG: no user keymap file */
+    return tpane_script(t->dir, body);
 }
 
 static void start_replay(tui *t, int w, int h, const char *args)
 {
-    snprintf(t->sock, sizeof t->sock, "bfrp-%d", (int)getpid());
     char *script = write_wrapper(t, args);
-    char *out = NULL;
-    int rc = tmux(t, &out, "new-session -d -s bf -x %d -y %d 'sh %s' \\; set-option -g status off",
-                  w, h, script);
+    tpane_start(&t->pane, w, h, script);
     free(script);
-    cr_assert_eq(rc, 0, "tmux new-session failed: %s", out ? out : "");
-    t->have_tmux = true;
-    free(out);
 }
 
 static void cleanup(void)
 {
     tui *t = &T;
-    if (t->have_tmux) { /* tmux leaves its socket file behind after kill-server */
-        char *path = NULL;
-        tmux(t, &path, "display-message -p '#{socket_path}'");
-        tmux(t, NULL, "kill-server");
-        if (path && path[0] == '/') {
-            path[strcspn(path, "\n")] = '\0';
-            unlink(path);
-        }
-        free(path);
-    }
-    t->have_tmux = false;
+    tpane_stop(&t->pane);
     if (t->dir) {
         tu_rmtree(t->dir);
         free(t->dir);
@@ -120,108 +66,35 @@ static void cleanup(void)
     }
 }
 
-static void keys(const tui *t, const char *k)
-{
-    char *out = NULL;
-    int rc = tmux(t, &out, "send-keys -t bf %s", k);
-    cr_assert_eq(rc, 0, "send-keys %s: %s", k, out ? out : "");
-    free(out);
-}
-
 /* ---- the captured screen ---------------------------------------------------------------------- */
 
-static int64_t now_ms(void)
+static char *capture(const tui *t)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return tpane_capture(&t->pane);
 }
 
-/* Line y of a capture (malloc'd); "" past the end. */
-static char *line_at(const char *cap, int y)
-{
-    const char *p = cap;
-    for (int i = 0; i < y && p; i++) {
-        p = strchr(p, '\n');
-        p = p ? p + 1 : NULL;
-    }
-    if (!p)
-        return strdup("");
-    return strndup(p, strcspn(p, "\n"));
-}
-
-/* The first w bytes of every line up to row h (the ladder is ASCII digits on the left). */
-static char *left_columns(const char *cap, int w, int h)
-{
-    size_t cap_n = strlen(cap) + 1, used = 0;
-    char *out = calloc(1, cap_n + 1);
-    for (int y = 0; y < h; y++) {
-        char *l = line_at(cap, y);
-        size_t n = strlen(l) < (size_t)w ? strlen(l) : (size_t)w;
-        memcpy(out + used, l, n);
-        used += n;
-        out[used++] = '\n';
-        free(l);
-    }
-    return out;
-}
-
-static bool matches(const char *text, const char *pattern)
-{
-    regex_t re;
-    cr_assert_eq(regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB | REG_NEWLINE), 0, "%s", pattern);
-    bool m = regexec(&re, text, 0, NULL, 0) == 0;
-    regfree(&re);
-    return m;
-}
-
-typedef bool (*screen_pred)(const char *cap, const void *ctx);
-
-/* Poll the screen until pred holds; fail with the last capture after timeout_ms. Returns the
- * capture that satisfied it (malloc'd). */
-static char *wait_screen(const tui *t, screen_pred pred, const void *ctx, int timeout_ms,
+static char *wait_screen(const tui *t, tpane_pred pred, const void *ctx, int timeout_ms,
                          const char *what)
 {
-    int64_t end = now_ms() + timeout_ms;
-    char *cap = NULL;
-    for (;;) {
-        free(cap);
-        cap = capture(t);
-        if (cap && pred(cap, ctx))
-            return cap;
-        if (now_ms() > end)
-            break;
-        struct timespec pause = { 0, 50 * 1000000L }; /* polling interval, not a synchronisation */
-        nanosleep(&pause, NULL);
-    }
-    static char last[1 << 16]; /* the report outlives the capture without leaking it */
-    snprintf(last, sizeof last, "%s", cap ? cap : "(none)");
-    free(cap);
-    cr_assert_fail("timed out waiting for %s; the screen:\n%s", what, last);
-    return NULL;
-}
-
-static bool has_text(const char *cap, const void *ctx)
-{
-    return strstr(cap, ctx) != NULL;
+    return tpane_wait(&t->pane, pred, ctx, timeout_ms, what);
 }
 
 static bool matches_re(const char *cap, const void *ctx)
 {
-    return matches(cap, ctx);
+    return tpane_matches(cap, ctx);
 }
 
 static bool ladder_shows(const char *cap, const void *ctx)
 {
-    char *ladder = left_columns(cap, LADDER_W, 36);
-    bool ok = matches(ladder, ctx);
+    char *ladder = tpane_region(cap, 0, LADDER_W, 0, 36);
+    bool ok = tpane_matches(ladder, ctx);
     free(ladder);
     return ok;
 }
 
 static void wait_text(const tui *t, const char *text)
 {
-    free(wait_screen(t, has_text, text, WAIT_MS, text));
+    free(wait_screen(t, tpane_has_text, text, WAIT_MS, text));
 }
 
 /* The status bar's recording time ("2024-08-08 23:54:15.123"), copied into out. */
@@ -252,27 +125,9 @@ static bool time_is(const char *cap, const void *ctx)
     return (strcmp(now, c->when) == 0) == c->same;
 }
 
-static void wait_format(const tui *t, const char *format, const char *want)
-{
-    int64_t end = now_ms() + WAIT_MS;
-    char *out = NULL;
-    for (;;) {
-        free(out);
-        tmux(t, &out, "display-message -p -t bf '%s'", format);
-        if ((out && !strcmp(out, want)) || now_ms() > end)
-            break;
-        struct timespec pause = { 0, 50 * 1000000L }; /* polling interval */
-        nanosleep(&pause, NULL);
-    }
-    cr_assert_str_eq(out, want, "%s", format);
-    free(out);
-}
-
 static void expect_restored(const tui *t)
 {
-    wait_text(t, "bfmon exited 0");
-    wait_format(t, "#{alternate_on} #{cursor_flag}", "0 1\n");
-    wait_text(t, "icanon echo");
+    tpane_expect_restored(&t->pane, WAIT_MS);
 }
 
 /* ---- recordings ------------------------------------------------------------------------------ */
@@ -323,29 +178,29 @@ Test(tui_replay, sample_plays_into_the_live_screens_and_the_keys_drive_it, .fini
                      "a BTCUSDT ladder from the file"));
     wait_text(t, "BTCUSDT LIVE");
 
-    keys(t, "Space");
-    char *cap = wait_screen(t, has_text, "0.5x PAUSED", WAIT_MS, "PAUSED after Space");
+    tpane_keys(&t->pane, "Space");
+    char *cap = wait_screen(t, tpane_has_text, "0.5x PAUSED", WAIT_MS, "PAUSED after Space");
     char paused_at[40];
     status_time(cap, paused_at, sizeof paused_at);
     free(cap);
     /* the time stands still while paused: a later screen (after '>') shows the same time */
-    keys(t, "'>'");
+    tpane_keys(&t->pane, "'>'");
     time_check same = { "REPLAY 1x PAUSED", paused_at, true };
     free(wait_screen(t, time_is, &same, WAIT_MS, "1x, still PAUSED at the same time"));
     wait_text(t, "replay speed 1x");
 
-    keys(t, ".");
+    tpane_keys(&t->pane, ".");
     time_check moved = { "REPLAY 1x PAUSED", paused_at, false };
     free(wait_screen(t, time_is, &moved, WAIT_MS, "a step moves the time and stays PAUSED"));
 
-    keys(t, "'>' '>' '>' '>' '>' '>' '>' '>'"); /* 2 5 10 25 50 100 max max */
+    tpane_keys(&t->pane, "'>' '>' '>' '>' '>' '>' '>' '>'"); /* 2 5 10 25 50 100 max max */
     wait_text(t, "REPLAY max PAUSED");
-    keys(t, "Space");
+    tpane_keys(&t->pane, "Space");
     free(wait_screen(t, matches_re, "REPLAY max END 2024-08-08 23:54:23\\.855", WAIT_MS,
                      "END at the last line's time"));
     wait_text(t, "BTCUSDT LIVE"); /* the screen stays */
-    wait_format(t, "#{alternate_on} #{cursor_flag}", "1 0\n");
-    keys(t, "q");
+    tpane_wait_format(&t->pane, "#{alternate_on} #{cursor_flag}", "1 0\n", WAIT_MS);
+    tpane_keys(&t->pane, "q");
     expect_restored(t);
 }
 
@@ -358,19 +213,19 @@ Test(tui_replay, next_event_stops_at_the_gap_and_help_lists_the_replay_keys, .fi
     free(rec);
     start_replay(t, 120, 40, args);
     wait_text(t, "REPLAY 0.1x playing 2023-11-14");
-    keys(t, "n");
+    tpane_keys(&t->pane, "n");
     wait_text(t, "gap " SYM);
-    char *cap = wait_screen(t, has_text, "PAUSED", WAIT_MS, "PAUSED at the gap");
+    char *cap = wait_screen(t, tpane_has_text, "PAUSED", WAIT_MS, "PAUSED at the gap");
     cr_assert(strstr(cap, "22:13:32.000"), "stopped at the 12th event's time:\n%s", cap);
     free(cap);
-    keys(t, "?");
+    tpane_keys(&t->pane, "?");
     wait_text(t, "next-event");
     cap = capture(t);
     cr_assert(strstr(cap, "play-pause"), "%s", cap);
     cr_assert(strstr(cap, "Space"), "%s", cap);
     free(cap);
-    keys(t, "Escape");
-    keys(t, "q");
+    tpane_keys(&t->pane, "Escape");
+    tpane_keys(&t->pane, "q");
     expect_restored(t);
 }
 
@@ -400,8 +255,9 @@ Test(tui_replay, verify_gives_one_verdict_per_symbol_and_the_exit_status)
     free(sample);
     char *out = NULL;
     cr_assert_eq(run_verify(files, &out), 0, "%s", out);
-    cr_assert(matches(out, "^BTCUSDT +ok +continuity: 169 depth events, 0 gaps, 0 resyncs, ends "
-                           "LIVE; bookTicker: [0-9]+ checks, 0 mismatches"),
+    cr_assert(tpane_matches(out,
+                            "^BTCUSDT +ok +continuity: 169 depth events, 0 gaps, 0 resyncs, ends "
+                            "LIVE; bookTicker: [0-9]+ checks, 0 mismatches"),
               "%s", out);
     cr_assert(strstr(out, "integrity ok (1 files, 2000 lines"), "%s", out);
     free(out);
@@ -415,7 +271,8 @@ Test(tui_replay, verify_gives_one_verdict_per_symbol_and_the_exit_status)
     snprintf(files, sizeof files, "'%s'", rec);
     free(rec);
     cr_assert_eq(run_verify(files, &out), 1, "an integrity failure exits 1:\n%s", out);
-    cr_assert(matches(out, "^" SYM " +FAILED +continuity: 7 depth events, 1 gaps"), "%s", out);
+    cr_assert(tpane_matches(out, "^" SYM " +FAILED +continuity: 7 depth events, 1 gaps"), "%s",
+              out);
     cr_assert(strstr(out, "integrity failed"), "%s", out);
     free(out);
     cleanup();
