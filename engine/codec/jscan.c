@@ -702,7 +702,9 @@ static inline size_t level_exact(const unsigned char *b, size_t i, size_t avail,
     unsigned e1 = (unsigned)__builtin_ctz(q1 | 1u << 31),
              o2 = (unsigned)__builtin_ctz(q2 | 1u << 31);
     unsigned e2 = (unsigned)__builtin_ctz(q3 | 1u << 31);
-    if ((c.quotes & 3u) != 2u || o2 != e1 + 2 || w[e1 + 1] != ',' || w[e2 + 1] != ']')
+    /* q3 == 0: no fourth quote in the window, and e2 is only the sentinel bit (a byte that is not
+     * a quote must never close the quantity). */
+    if ((c.quotes & 3u) != 2u || !q3 || o2 != e1 + 2 || w[e1 + 1] != ',' || w[e2 + 1] != ']')
         return 0;
     unsigned np = e1 - 2, nq = e2 - o2 - 1;
     lv->px = (bf_str){ w + 2, np };

@@ -988,3 +988,21 @@ Test(stream, a_long_level_at_the_very_end_of_the_input)
         }
     }
 }
+
+/* Found by fuzz_stream: a quantity without its closing quote, a ']' where the quote would fall
+ * if the byte before it had been one. The level fast path took the missing quote for its
+ * window's end and accepted the level; the message must be rejected (jansson rejects it too). */
+Test(stream, a_level_whose_quantity_lacks_its_closing_quote_is_rejected)
+{
+    const char *bytes[] = { "\xb1", "x", "0", " " };
+    for (size_t b = 0; b < sizeof bytes / sizeof bytes[0]; b++) {
+        char buf[256];
+        int n = snprintf(buf, sizeof buf,
+                         "{\"lastUpdateId\":1,\"bids\":[],\"asks\":[[\"1\",\"2\"],"
+                         "[\"99999999.99999999\",\"0.0000001%s]]}",
+                         bytes[b]);
+        stream_msg m;
+        int rc = decn(buf, (size_t)n, &m);
+        cr_expect_lt(rc, 0, "accepted: %s", buf);
+    }
+}
