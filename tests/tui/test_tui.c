@@ -275,13 +275,13 @@ Test(tui, search_keeps_at_most_eight_added_symbols_least_recently_viewed_goes, .
                 "the eviction named in the status line");
     char *cap = capture(t);
     char *status = tpane_region(cap, 0, 140, 43, 44);
-    cr_expect(strstr(status, "DOGE "), "the recently viewed DOGEUSDT stayed:\n%s", cap);
-    cr_expect(strstr(status, "ATOM "), "%s", cap);
-    cr_expect(!strstr(status, "ADA "), "ADAUSDT still in the status bar:\n%s", cap);
-    cr_expect(strstr(status, "BTC "), "the configured symbol stays:\n%s", cap);
+    cr_expect(strstr(status, "DOGE"), "the recently viewed DOGEUSDT stayed:\n%s", cap);
+    cr_expect(strstr(status, "ATOM"), "%s", cap);
+    cr_expect(!strstr(status, "ADA"), "ADAUSDT still in the status bar:\n%s", cap);
+    cr_expect(strstr(status, "BTC"), "the configured symbol stays:\n%s", cap);
     free(status);
     free(cap);
-    wait_screen(t, tpane_lacks_text, "ADAUSDT", 8000,
+    wait_screen(t, tpane_lacks_text, "ADAUSDT", WAIT_MS, /* the message stays 8 s */
                 "ADAUSDT gone from the screen once the message ends");
 }
 
