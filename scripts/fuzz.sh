@@ -54,7 +54,7 @@ for t in "${targets[@]}"; do
     echo "== $t: ${secs}s"
     set +e
     "$dir/tests/fuzz/$t" "$corpus" "$start" -dict="tests/fuzz/$t.dict" \
-        -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+        -max_total_time="$secs" -close_fd_mask=1 -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
         -artifact_prefix="$artifacts/" >"$log" 2>&1
     rc=$?
     set -e

@@ -1,5 +1,5 @@
 /*
- * cmd_record: option parsing, the header line, the main loop (signals, stats lines, header
+ * cmd_record: the header line, the main loop (signals, stats lines, header
  * refresh) and the end-of-run report of `bfmon record`. The engine and the recorder do the work.
  *
  * Start order: the engine fetches exchangeInfo and the server time (engine_prepare), which the
@@ -10,11 +10,9 @@
 #include "tui/cmd_record.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +23,7 @@
 #include "bfmon_config.h"
 #include "engine.h"
 #include "feed/recorder.h"
-#include "tui/cmd_replay.h"
+#include "tui/cli.h"
 #include "tui/opts.h"
 #include "util/clk.h"
 #include "util/err.h"
@@ -34,25 +32,12 @@
 #define STOP_FLUSH_NS    (10 * CLK_NS_PER_S)
 #define TICK_NS          (200 * CLK_NS_PER_MS) /* signals, weight peak, header refresh */
 #define MAX_FILES        4096
-#define DEFAULT_STREAMS  "depth,bookTicker,aggTrade,markPrice"
-
-typedef struct rec_opts {
-    opts_feed feed;
-    const char *out, *prefix;
-    char kinds[ENGINE_MAX_STREAM_KINDS][ENGINE_STREAM_KIND_MAX];
-    const char *kind_ptrs[ENGINE_MAX_STREAM_KINDS];
-    size_t nkinds;
-    recorder_compress compress;
-    long level;
-    uint64_t rotate_bytes;
-    bool no_rotate_daily;
-} rec_opts;
 
 /* What the run accumulates for the report. */
 typedef struct rec_run {
     engine *e;
     recorder *r;
-    const rec_opts *o;
+    const cli_record *o;
     int64_t started_ns, started_mono, ended_ns;
     int64_t header_offset_ns;
     int used_weight_peak;
@@ -60,191 +45,10 @@ typedef struct rec_run {
     uint64_t rejected; /* engine-side: messages the recorder refused */
 } rec_run;
 
-void cmd_record_usage(FILE *to)
-{
-    fprintf(
-        to,
-        "usage: bfmon record --out DIR [options]\n"
-        "\n"
-        "Record Binance USD-M Futures market data without the terminal UI: every WebSocket\n"
-        "message as received, every REST depth snapshot and bfmon's own events, through the\n"
-        "live engine (books synced, gaps detected), into rotating compressed files.\n"
-        "\n"
-        "  --out DIR               output directory (created when missing; required)\n"
-        "  --symbols A,B,...       symbols to record (default %s)\n"
-        "  --streams LIST          per-symbol stream kinds (default " DEFAULT_STREAMS ");\n"
-        "                          depth is the diff stream at --depth-speed; others as named\n"
-        "                          by Binance: bookTicker, aggTrade, trade, markPrice,\n"
-        "                          markPrice@1s, kline_1m, depth20@100ms, ...\n"
-        "  --depth-speed SPEED     diff depth stream: 0ms, 100ms (default), 250ms, 500ms\n"
-        "  --rest-url URL          REST base (env BFMON_REST_URL; default %s)\n"
-        "  --ws-url URL            WebSocket base (env BFMON_WS_URL; default %s)\n"
-        "  --ca-file FILE          extra PEM trust anchor for both\n"
-        "  --compress KIND         gzip (default), zstd or none\n"
-        "  --level N               compression level (gzip 1-9, zstd 1-19; default 1 / 3)\n"
-        "  --rotate-size SIZE      start a new file at SIZE bytes on disk (e.g. 512M, 1G)\n"
-        "  --no-rotate-daily       do not start a new file at UTC midnight\n"
-        "  --prefix NAME           file name prefix (default bfmon)\n"
-        "  --workers N             shard worker threads (default: CPUs - 1)\n"
-        "  --status-interval DUR   JSON stats line on stderr every DUR (default 10s)\n"
-        "  --duration DUR          stop after DUR (default 0: until SIGINT/SIGTERM)\n"
-        "  -h, --help              this help\n"
-        "\n"
-        "Files: DIR/<prefix>-<UTC start>-<seq>.rec.gz (.rec.zst, .rec); each starts with a\n"
-        "header line and replays on its own ('bfmon replay DIR/*.rec.gz'). SIGHUP starts a new\n"
-        "file; SIGINT/SIGTERM flush, close and write DIR/<first file>.report.json.\n"
-        "Exit status: 0 success, 2 usage error, 3 runtime failure (cannot create the output,\n"
-        "the engine cannot start, or recorded data was lost).\n",
-        ENGINE_DEFAULT_SYMBOLS, ENGINE_DEFAULT_REST_URL, ENGINE_DEFAULT_WS_URL);
-}
-
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("bfmon record: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs("\nrun 'bfmon record --help' for the options\n", stderr);
-    return EXIT_USAGE;
-}
-
-/* ---- options ------------------------------------------------------------------------------ */
-
-enum {
-    OPT_OUT = OPTS_FEED_END,
-    OPT_STREAMS,
-    OPT_COMPRESS,
-    OPT_LEVEL,
-    OPT_ROTATE_SIZE,
-    OPT_NO_DAILY,
-    OPT_PREFIX,
-};
-
-static bool parse_compress(const char *s, recorder_compress *out)
-{
-    static const struct {
-        const char *name;
-        recorder_compress c;
-    } kinds[] = { { "gzip", REC_GZIP }, { "zstd", REC_ZSTD }, { "none", REC_PLAIN } };
-    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
-        if (!strcmp(s, kinds[i].name)) {
-            *out = kinds[i].c;
-            return true;
-        }
-    return false;
-}
-
-static int take_streams(const char *arg, rec_opts *o)
-{
-    if (!opts_parse_list(arg, &o->kinds[0][0], ENGINE_STREAM_KIND_MAX, ENGINE_MAX_STREAM_KINDS,
-                         &o->nkinds))
-        return usage_error("--streams '%s': not a list of at most %d stream kinds", arg,
-                           ENGINE_MAX_STREAM_KINDS);
-    for (size_t i = 0; i < o->nkinds; i++)
-        o->kind_ptrs[i] = o->kinds[i];
-    return 0;
-}
-
-static int take_output_option(int c, const char *arg, rec_opts *o)
-{
-    switch (c) {
-    case OPT_OUT:
-        o->out = arg;
-        return 0;
-    case OPT_COMPRESS:
-        return parse_compress(arg, &o->compress)
-                   ? 0
-                   : usage_error("--compress '%s': use gzip, zstd or none", arg);
-    case OPT_LEVEL:
-        return opts_parse_int(arg, 1, 22, &o->level)
-                   ? 0
-                   : usage_error("--level '%s': not a compression level", arg);
-    case OPT_ROTATE_SIZE:
-        return opts_parse_size(arg, &o->rotate_bytes) && o->rotate_bytes >= 4096
-                   ? 0
-                   : usage_error("--rotate-size '%s': use a size of at least 4K, e.g. 512M", arg);
-    case OPT_NO_DAILY:
-        o->no_rotate_daily = true;
-        return 0;
-    case OPT_PREFIX:
-        return *arg && !strchr(arg, '/') ? (o->prefix = arg, 0)
-                                         : usage_error("--prefix '%s': not a file name", arg);
-    default:
-        return EXIT_USAGE;
-    }
-}
-
-/* One option; 0, or the exit status to return at once. */
-static int take_option(int c, const char *arg, rec_opts *o)
-{
-    char why[256];
-    int rc = opts_take_feed(c, arg, &o->feed, why, sizeof why);
-    if (rc <= 0)
-        return rc ? usage_error("%s", why) : 0;
-    if (c == OPT_STREAMS)
-        return take_streams(arg, o);
-    return take_output_option(c, arg, o);
-}
-
-/* Checks that need every option. 0 or the usage error's exit status. */
-static int check_opts(rec_opts *o)
-{
-    if (!o->out || !*o->out)
-        return usage_error("--out DIR is required");
-    if (o->level && o->compress == REC_GZIP && o->level > 9)
-        return usage_error("--level %ld: gzip levels are 1 to 9", o->level);
-    if (o->level && o->compress == REC_ZSTD && o->level > 19)
-        return usage_error("--level %ld: zstd levels are 1 to 19", o->level);
-    if (o->nkinds == 0)
-        take_streams(DEFAULT_STREAMS, o);
-    return 0;
-}
-
-/* 0 to run, -1 after help (exit 0), or the exit status of a usage error. */
-static int parse_opts(int argc, char **argv, rec_opts *o)
-{
-    static const struct option opts[] = {
-        OPTS_FEED_LONGOPTS,
-        { "out", required_argument, NULL, OPT_OUT },
-        { "streams", required_argument, NULL, OPT_STREAMS },
-        { "compress", required_argument, NULL, OPT_COMPRESS },
-        { "level", required_argument, NULL, OPT_LEVEL },
-        { "rotate-size", required_argument, NULL, OPT_ROTATE_SIZE },
-        { "no-rotate-daily", no_argument, NULL, OPT_NO_DAILY },
-        { "prefix", required_argument, NULL, OPT_PREFIX },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    opts_feed_init(&o->feed, 10 * CLK_NS_PER_S);
-    o->prefix = "bfmon";
-    optind = 0; /* full getopt reset: main may have parsed before */
-    opterr = 0; /* our own messages */
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if (c == 'h') {
-            cmd_record_usage(stdout);
-            return -1;
-        }
-        if (c == '?')
-            return usage_error("unknown option '%s'", argv[optind - 1]);
-        if (c == ':')
-            return usage_error("option '%s' needs a value", argv[optind - 1]);
-        int rc = take_option(c, optarg, o);
-        if (rc)
-            return rc;
-    }
-    if (optind < argc)
-        return usage_error("unexpected argument '%s'", argv[optind]);
-    return check_opts(o);
-}
-
 /* ---- header ------------------------------------------------------------------------------- */
 
 /* The stream kinds as subscribed ("depth" with its speed: "depth@100ms"). */
-static json_t *streams_json(const rec_opts *o)
+static json_t *streams_json(const cli_record *o)
 {
     json_t *a = json_array();
     for (size_t i = 0; i < o->nkinds; i++) {
@@ -271,7 +75,7 @@ static json_t *symbols_json(engine *e)
 /* The header line's JSON (docs/recording-format.md, "Header line"); malloc'd. */
 static char *header_line(const rec_run *run)
 {
-    const rec_opts *o = run->o;
+    const cli_record *o = run->o;
     json_t *info = engine_exchange_info_json(run->e);
     json_t *h =
         json_pack("{s:s,s:i,s:s,s:o,s:o,s:s,s:s,s:f,s:I,s:o}", "bfmon", "header", "format",
@@ -371,7 +175,7 @@ static void sample_weight(rec_run *run)
 /* Until the duration ends or SIGINT/SIGTERM: stats lines, SIGHUP rotations, header refreshes. */
 static void record_loop(rec_run *run, const sigset_t *sigs)
 {
-    const rec_opts *o = run->o;
+    const cli_record *o = run->o;
     int64_t now = clk_mono_ns();
     int64_t end = o->feed.duration_ns ? now + o->feed.duration_ns : INT64_MAX;
     int64_t next = now + o->feed.interval_ns;
@@ -603,7 +407,7 @@ static void print_summary(json_t *rep, const char *path)
 
 /* ---- run ---------------------------------------------------------------------------------- */
 
-static engine *create_engine(const rec_opts *o)
+static engine *create_engine(const cli_record *o)
 {
     engine_config cfg = opts_feed_engine_config(&o->feed);
     cfg.streams = o->kind_ptrs;
@@ -644,7 +448,7 @@ static bool output_dir_ok(const char *dir)
 
 static recorder *create_recorder(rec_run *run)
 {
-    const rec_opts *o = run->o;
+    const cli_record *o = run->o;
     char *header = header_line(run);
     recorder_config rc = { .dir = o->out,
                            .prefix = o->prefix,
@@ -730,7 +534,7 @@ static int finish_recording(rec_run *run)
     return 0;
 }
 
-static int run_record(const rec_opts *o, const sigset_t *sigs)
+static int run_record(const cli_record *o, const sigset_t *sigs)
 {
     if (!output_dir_ok(o->out))
         return EXIT_RUNTIME;
@@ -751,10 +555,10 @@ static int run_record(const rec_opts *o, const sigset_t *sigs)
 
 int cmd_record(int argc, char **argv)
 {
-    rec_opts *o = calloc(1, sizeof *o);
+    cli_record *o = calloc(1, sizeof *o);
     if (!o)
         return EXIT_RUNTIME;
-    int rc = parse_opts(argc, argv, o);
+    int rc = cli_parse_record(argc, argv, o);
     if (rc) {
         free(o);
         return rc < 0 ? 0 : rc;

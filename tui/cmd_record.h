@@ -14,10 +14,7 @@
 #ifndef BF_CMD_RECORD_H
 #define BF_CMD_RECORD_H
 
-#include <stdio.h>
-
 /* argv[0] is "record". */
 int cmd_record(int argc, char **argv);
-void cmd_record_usage(FILE *to);
 
 #endif

@@ -1,13 +1,11 @@
 /*
- * cmd_replay: option parsing and output of `bfmon replay`. Headless, the report is built by the
- * engine (replay_report) and this file only chooses how to print it (table, JSON, or --verify's
- * verdicts). In a terminal the recording plays into the live screens: an offline engine fed by the
+ * cmd_replay: `bfmon replay`. Headless, the report is built by the engine (replay_report) and
+ * this file only chooses how to print it (table, JSON, or --verify's verdicts). In a terminal the recording plays into the live screens: an offline engine fed by the
  * player (feed/player.h), drawn by tui/app. Main thread only.
  */
 #include "tui/cmd_replay.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -19,143 +17,12 @@
 #include "feed/replay.h"
 #include "tui/app.h"
 #include "tui/keymap.h"
-#include "tui/opts.h"
+#include "tui/cli.h"
 #include "util/clk.h"
 #include "util/err.h"
 #include "util/probe.h"
 
 #define START_NS (10 * CLK_NS_PER_S)
-
-typedef struct replay_opts {
-    bool json, headless, probes, verify, ascii;
-    const char *exchange_info, *config;
-    double speed;
-    int fps;
-    char **files;
-    int nfiles;
-} replay_opts;
-
-enum { OPT_VERIFY = 256, OPT_SPEED, OPT_CONFIG, OPT_FPS, OPT_ASCII };
-
-void cmd_replay_usage(FILE *to)
-{
-    fprintf(to,
-            "usage: bfmon replay FILE... [--speed X|max] [--headless] [--json] [--verify]\n"
-            "                            [--exchange-info FILE] [--probes]\n"
-            "\n"
-            "Replay recordings (lines '<recv ns> <json>', plain, gzip or zstd; several files play\n"
-            "in order). In a terminal they play into the live screens; otherwise (or with\n"
-            "--headless, --json or --verify) every symbol's book, sync and cross-check results\n"
-            "are reported.\n"
-            "\n"
-            "  --speed X|max         playback speed, 0.1 to 100 times, or max (default 1)\n"
-            "  --config FILE         keymap file (as for the live monitor)\n"
-            "  --fps N               terminal UI frame cap (default 20)\n"
-            "  --ascii               ASCII glyphs even in a UTF-8 terminal\n"
-            "  --headless            no terminal UI: print the report\n"
-            "  --json                print the report as one JSON object\n"
-            "  --verify              continuity and bookTicker agreement: one verdict per symbol\n"
-            "  --exchange-info FILE  take price/quantity scales from an exchangeInfo body\n"
-            "  --probes              time decode and apply per line; print the table on stderr\n"
-            "  -h, --help            this help\n"
-            "\n"
-            "Keys in the terminal UI: Space pause/resume, . step, n next gap/resync/disconnect,\n"
-            "< > slower/faster, p freeze the display, ? help, q quit.\n"
-            "Exit status: 0 sound, 1 integrity failure, 2 usage error, 3 cannot read input.\n");
-}
-
-static bool parse_fps(const char *s, int *out)
-{
-    long v;
-    if (!opts_parse_int(s, 1, 240, &v))
-        return false;
-    *out = (int)v;
-    return true;
-}
-
-/* The options of --verify and the terminal UI; -1 after saying what is wrong. */
-static int take_player_option(int c, const char *arg, replay_opts *o)
-{
-    switch (c) {
-    case OPT_VERIFY:
-        o->verify = true;
-        return 0;
-    case OPT_SPEED:
-        if (player_parse_speed(arg, &o->speed))
-            return 0;
-        fprintf(stderr, "bfmon replay: --speed '%s': use 0.1 to 100, or max\n", arg);
-        return -1;
-    case OPT_CONFIG:
-        o->config = arg;
-        return 0;
-    case OPT_FPS:
-        if (parse_fps(arg, &o->fps))
-            return 0;
-        fprintf(stderr, "bfmon replay: --fps '%s': use 1 to 240\n", arg);
-        return -1;
-    default:
-        o->ascii = true;
-        return 0;
-    }
-}
-
-/* 0 to run, or the exit status to return at once (help, usage error). */
-static int parse_opts(int argc, char **argv, replay_opts *o)
-{
-    static const struct option opts[] = {
-        { "headless", no_argument, NULL, 'H' },
-        { "json", no_argument, NULL, 'j' },
-        { "exchange-info", required_argument, NULL, 'x' },
-        { "probes", no_argument, NULL, 'p' },
-        { "verify", no_argument, NULL, OPT_VERIFY },
-        { "speed", required_argument, NULL, OPT_SPEED },
-        { "config", required_argument, NULL, OPT_CONFIG },
-        { "fps", required_argument, NULL, OPT_FPS },
-        { "ascii", no_argument, NULL, OPT_ASCII },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    optind = 0; /* full getopt reset: main already parsed its own options */
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'H':
-            o->headless = true;
-            break;
-        case 'j':
-            o->json = true;
-            break;
-        case 'x':
-            o->exchange_info = optarg;
-            break;
-        case 'p':
-            o->probes = true;
-            break;
-        case OPT_VERIFY:
-        case OPT_SPEED:
-        case OPT_CONFIG:
-        case OPT_FPS:
-        case OPT_ASCII:
-            if (take_player_option(c, optarg, o) < 0)
-                return EXIT_USAGE;
-            break;
-        case 'h':
-            cmd_replay_usage(stdout);
-            return -1;
-        default:
-            cmd_replay_usage(stderr);
-            return EXIT_USAGE;
-        }
-    }
-    o->files = argv + optind;
-    o->nfiles = argc - optind;
-    if (o->nfiles == 0) {
-        fprintf(stderr, "bfmon replay: no recording given\n");
-        cmd_replay_usage(stderr);
-        return EXIT_USAGE;
-    }
-    return 0;
-}
 
 static const char *str_at(json_t *o, const char *key, const char *key2)
 {
@@ -250,7 +117,7 @@ static int print_report(const replay *r, bool as_json, bool verify)
 }
 
 /* Replay every file; a file that cannot be opened stops the run (runtime failure). */
-static int run_files(replay *r, const replay_opts *o)
+static int run_files(replay *r, const cli_replay *o)
 {
     for (int i = 0; i < o->nfiles; i++) {
         replay_stats before, after;
@@ -271,7 +138,7 @@ static int run_files(replay *r, const replay_opts *o)
 
 /* The keymap file: --config (must exist) or the XDG path (may be absent). 0, or EXIT_USAGE after
  * saying why; a bad line lands in msg for the status bar. */
-static int load_keys(const replay_opts *o, keymap *km, char *msg, size_t cap)
+static int load_keys(const cli_replay *o, keymap *km, char *msg, size_t cap)
 {
     char path[4096];
     const char *p = o->config;
@@ -317,7 +184,7 @@ static char *slurp(const char *path, size_t *len)
 
 /* The scales: --exchange-info FILE, else the recording's header. 0 or EXIT_RUNTIME after saying
  * why. */
-static int load_scales(engine *e, const replay_opts *o, const player *pl)
+static int load_scales(engine *e, const cli_replay *o, const player *pl)
 {
     size_t len = 0;
     char *file = NULL;
@@ -338,7 +205,7 @@ static int load_scales(engine *e, const replay_opts *o, const player *pl)
 }
 
 /* The offline engine for the player's symbols, started. NULL after saying why. */
-static engine *replay_engine(const replay_opts *o, const player *pl, char *note, size_t cap)
+static engine *replay_engine(const cli_replay *o, const player *pl, char *note, size_t cap)
 {
     size_t n = player_symbol_count(pl);
     if (n == 0) {
@@ -367,7 +234,7 @@ static engine *replay_engine(const replay_opts *o, const player *pl, char *note,
     return e;
 }
 
-static int run_tui(const replay_opts *o)
+static int run_tui(const cli_replay *o)
 {
     app_block_signals(); /* before any thread: they all inherit the mask */
     keymap *km = keymap_create();
@@ -412,8 +279,8 @@ static int run_tui(const replay_opts *o)
 
 int cmd_replay(int argc, char **argv)
 {
-    replay_opts o = { .speed = 1 };
-    int rc = parse_opts(argc, argv, &o);
+    cli_replay o;
+    int rc = cli_parse_replay(argc, argv, &o);
     if (rc != 0)
         return rc < 0 ? 0 : rc;
     if (!o.headless && !o.json && !o.verify && isatty(STDOUT_FILENO))

@@ -13,12 +13,7 @@
 #ifndef BF_CMD_REPLAY_H
 #define BF_CMD_REPLAY_H
 
-#include <stdio.h>
-
-enum { EXIT_INTEGRITY = 1, EXIT_USAGE = 2, EXIT_RUNTIME = 3 };
-
 /* argv[0] is "replay". */
 int cmd_replay(int argc, char **argv);
-void cmd_replay_usage(FILE *to);
 
 #endif
