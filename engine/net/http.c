@@ -64,6 +64,7 @@ struct xfer {
     int used_weight;       /* X-MBX-USED-WEIGHT-1M of this response, -1 if absent */
     int64_t retry_after_s; /* Retry-After in seconds, -1 if absent */
     bool too_big;
+    char ctype[64]; /* Content-Type of this response, "" if absent (cut to fit) */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -256,6 +257,38 @@ static long long header_number(const char *line, size_t len, const char *name)
     return digits > 0 && i == len ? v : -1;
 }
 
+/* "Content-Type: text/html; charset=utf-8\r\n" -> x->ctype, trimmed; false for another header. */
+static bool take_content_type(xfer *x, const char *line, size_t len)
+{
+    static const char name[] = "Content-Type:";
+    size_t nl = sizeof name - 1;
+    if (len < nl || strncasecmp(line, name, nl) != 0)
+        return false;
+    size_t i = nl;
+    while (i < len && (line[i] == ' ' || line[i] == '\t'))
+        i++;
+    while (len > i && (line[len - 1] == '\r' || line[len - 1] == '\n' || line[len - 1] == ' '))
+        len--;
+    size_t n = len - i < sizeof x->ctype - 1 ? len - i : sizeof x->ctype - 1;
+    memcpy(x->ctype, line + i, n);
+    x->ctype[n] = '\0';
+    return true;
+}
+
+/* True for a JSON media type: application/json, text/json or application/<x>+json, parameters
+ * (";charset=UTF-8", as Binance sends) aside. An absent Content-Type is given the benefit of the
+ * doubt: the decoder still checks the body. */
+static bool json_content_type(const char *ct)
+{
+    size_t n = strcspn(ct, "; \t");
+    if (n == 0)
+        return true;
+    if ((n == 16 && !strncasecmp(ct, "application/json", n)) ||
+        (n == 9 && !strncasecmp(ct, "text/json", n)))
+        return true;
+    return n > 17 && !strncasecmp(ct, "application/", 12) && !strncasecmp(ct + n - 5, "+json", 5);
+}
+
 static size_t on_header(char *line, size_t size, size_t n, void *userp)
 {
     xfer *x = userp;
@@ -264,8 +297,11 @@ static size_t on_header(char *line, size_t size, size_t n, void *userp)
         /* A new response (after 100-continue or similar): forget the previous one's headers. */
         x->used_weight = -1;
         x->retry_after_s = -1;
+        x->ctype[0] = '\0';
         return len;
     }
+    if (take_content_type(x, line, len))
+        return len;
     long long v = header_number(line, len, "X-MBX-USED-WEIGHT-1M");
     if (v >= 0)
         x->used_weight = v > 1000000000 ? 1000000000 : (int)v;
@@ -316,6 +352,7 @@ static void start_transfer(http_pool *p, xfer *x)
     x->used_weight = -1;
     x->retry_after_s = -1;
     x->too_big = false;
+    x->ctype[0] = '\0';
     x->errbuf[0] = '\0';
     curl_easy_setopt(x->easy, CURLOPT_URL, x->r->url);
     curl_multi_add_handle(p->multi, x->easy);
@@ -483,11 +520,25 @@ static void classify_status(const req *r, const xfer *x, outcome *o)
         snprintf(o->why, sizeof o->why, "GET %.*s: HTTP %d", WHY_PATH_MAX, r->path, o->status);
 }
 
+/* A 2xx that is not JSON: a proxy, captive portal or CDN error page in the exchange's place. It is
+ * retried like a 5xx (such pages come and go) and never handed to a decoder as a body. */
+static void classify_wrong_type(const req *r, const xfer *x, outcome *o)
+{
+    o->err = BF_EHTTP;
+    o->kind = OUT_RETRY;
+    snprintf(o->why, sizeof o->why,
+             "GET %.*s: HTTP %d with Content-Type '%.40s', not JSON (a proxy or captive portal "
+             "answering?)",
+             WHY_PATH_MAX, r->path, o->status, x->ctype);
+}
+
 static outcome classify(const req *r, const xfer *x, CURLcode cc, long status)
 {
     outcome o = { .kind = OUT_RETRY, .status = (int)status };
     if (cc != CURLE_OK)
         classify_transport(r, x, cc, &o);
+    else if (status >= 200 && status < 300 && !json_content_type(x->ctype))
+        classify_wrong_type(r, x, &o);
     else if (status >= 200 && status < 300)
         o.kind = OUT_OK;
     else

@@ -272,25 +272,55 @@ Test(hostile, http_body_larger_than_64_mib_is_refused, .fini = teardown, .timeou
     expect_pool_works();
 }
 
-Test(hostile, http_html_200_for_depth_is_not_a_snapshot, .fini = teardown, .timeout = 30)
+/* A captive portal or proxy answering 200 with a web page: refused by its Content-Type before any
+ * decoder sees it, retried like a 5xx, then a sentence that says what came back. */
+Test(hostile, http_html_200_is_refused_by_content_type_and_retried, .fini = teardown, .timeout = 30)
 {
-    start(0, 5000);
+    start(2, 5000);
     const char *html = "<!DOCTYPE html><html><body>Welcome to nginx!</body></html>";
-    httpd_on(srv, "/fapi/v1/depth", &(httpd_reply){ .body = html, .content_type = "text/html" });
+    httpd_on(srv, "/fapi/v1/depth",
+             &(httpd_reply){ .body = html, .content_type = "text/html; charset=utf-8" });
     http_result res;
     int rc = http_fetch(pool, "/fapi/v1/depth?symbol=BTCUSDT&limit=1000", 20, deadline_in(WAIT_MS),
                         &res);
-    /* The transport succeeded; the engine decodes the body, fails, and asks again later
-     * (engine.c: snapshot_failed "not a depth snapshot body", with backoff). */
-    cr_assert_eq(rc, 0, "%s", res.r.why);
+    cr_expect_eq(rc, BF_EHTTP, "rc %d: %s", rc, res.r.why);
     cr_expect_eq(res.r.status, 200);
-    stream_decoder *d = stream_decoder_create(NULL);
-    stream_msg m;
-    int drc = stream_decode(d, res.r.body, res.r.len, &m);
-    cr_expect_eq(drc, BF_ESYNTAX, "rc %d", drc);
-    cr_expect(strstr(stream_decoder_error(d), "byte 0") != NULL, "%s", stream_decoder_error(d));
-    stream_decoder_destroy(d);
+    cr_expect_eq(res.r.attempts, 3u, "retried up to max_retries");
+    cr_expect(strstr(res.r.why, "Content-Type 'text/html; charset=utf-8', not JSON") != NULL,
+              "why: %s", res.r.why);
+    cr_expect(strstr(res.r.why, "gave up after 3 attempts") != NULL, "why: %s", res.r.why);
     http_result_free(&res);
+    expect_pool_works();
+}
+
+/* What counts as JSON: Binance's own header, other JSON media types, and no header at all (the
+ * decoder still checks the body); text/plain does not. */
+Test(hostile, http_json_content_types_accepted_others_refused, .fini = teardown, .timeout = 30)
+{
+    start(0, 5000);
+    const struct {
+        const char *ctype;
+        int rc;
+    } cases[] = {
+        { "application/json;charset=UTF-8", 0 },
+        { "APPLICATION/JSON", 0 },
+        { "application/problem+json", 0 },
+        { "text/json", 0 },
+        { "", 0 },
+        { "text/plain", BF_EHTTP },
+        { "application/jsonp", BF_EHTTP },
+        { "+json", BF_EHTTP },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char path[32]; /* one path per case: the first rule for a path wins */
+        snprintf(path, sizeof path, "/fapi/v1/ct%zu", i);
+        httpd_on(srv, path,
+                 &(httpd_reply){ .body = "{\"serverTime\":1}", .content_type = cases[i].ctype });
+        http_result res;
+        int rc = http_fetch(pool, path, 1, deadline_in(WAIT_MS), &res);
+        cr_expect_eq(rc, cases[i].rc, "'%s': rc %d: %s", cases[i].ctype, rc, res.r.why);
+        http_result_free(&res);
+    }
 }
 
 Test(hostile, http_html_502_page_is_retried_then_a_sentence, .fini = teardown, .timeout = 30)
