@@ -729,6 +729,7 @@ static void view_book(esym *s, view_symbol *v)
         v->ask_levels = book_count(b, BOOK_ASK);
     }
     v->gaps = ss.gaps;
+    v->dropped = ss.dropped;
     v->resyncs = ss.resyncs;
     v->snapshots = ss.snapshots;
 }
@@ -2206,6 +2207,7 @@ static void global_net(engine *e, view_global *out)
         hs = e->http_last;
     pthread_mutex_unlock(&e->net_lock);
     out->ws_oversized = ws.oversized;
+    out->ws_fragments = ws.fragments;
     out->ws_error_replies = ws.error_replies;
     out->used_weight = have_http ? hs.used_weight : -1;
     out->weight_limit = have_http ? hs.weight_limit : e->weight_limit;
@@ -2457,6 +2459,7 @@ static json_t *symbol_status(const view_symbol *v)
     json_object_set_new(o, "msgs", json_integer((json_int_t)v->messages));
     json_object_set_new(o, "msgs_per_s", json_real(v->msgs_per_s));
     json_object_set_new(o, "gaps", json_integer((json_int_t)v->gaps));
+    json_object_set_new(o, "dropped", json_integer((json_int_t)v->dropped));
     json_object_set_new(o, "resyncs", json_integer((json_int_t)v->resyncs));
     json_object_set_new(o, "snapshots", json_integer((json_int_t)v->snapshots));
     json_object_set_new(o, "decode_errors", json_integer((json_int_t)v->decode_errors));
@@ -2486,6 +2489,7 @@ static json_t *ws_json(const view_global *g)
     json_object_set_new(o, "messages", json_integer((json_int_t)g->ws_messages));
     json_object_set_new(o, "msgs_per_s", json_real(g->msgs_per_s));
     json_object_set_new(o, "oversized", json_integer((json_int_t)g->ws_oversized));
+    json_object_set_new(o, "fragments", json_integer((json_int_t)g->ws_fragments));
     json_object_set_new(o, "error_replies", json_integer((json_int_t)g->ws_error_replies));
     return o;
 }

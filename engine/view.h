@@ -75,6 +75,7 @@ typedef struct view_symbol {
     uint64_t messages; /* messages of this symbol decoded */
     double msgs_per_s; /* over the last second or so */
     uint64_t gaps, resyncs, snapshots;
+    uint64_t dropped;       /* diffs discarded as already in the book (duplicates, u < snapshot) */
     uint64_t decode_errors; /* malformed / unusable messages */
     uint64_t bt_checks, bt_mismatches;
 } view_symbol;
@@ -89,6 +90,7 @@ typedef struct view_global {
     uint64_t version;
     view_conn ws[2]; /* public, market */
     uint64_t ws_messages, ws_oversized, ws_error_replies;
+    uint64_t ws_fragments; /* continuation frames reassembled into messages */
     double msgs_per_s;
     uint64_t ring_drops;     /* frames dropped because a shard ring was full */
     uint64_t unroutable;     /* messages for no known symbol */

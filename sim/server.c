@@ -90,6 +90,8 @@ typedef struct sstream {
     size_t nsubs, cap;
     /* faults */
     unsigned gap_left, dup_left, reorder_left;
+    unsigned frag_left; /* the stream's next messages go out in frames of frag_size */
+    uint32_t frag_size;
     int64_t stall_until;
     held_msg *held, **held_tail; /* messages kept back by stall / reorder */
 } sstream;
@@ -405,13 +407,15 @@ static void deliver(sim_server *s, sstream *st, const char *json, size_t len)
             p = wrapped ? wrapped : (wrapped = make_wrapped(st, json, len));
         else
             p = raw ? raw : (raw = payload_copy(json, len));
-        uint32_t frag = 0;
-        if (c->frag_left) {
+        uint32_t frag = st->frag_left ? st->frag_size : 0;
+        if (!frag && c->frag_left) {
             c->frag_left--;
             frag = c->frag_size;
         }
         conn_push(s, c, p, OUT_TEXT, frag);
     }
+    if (st->frag_left && st->nsubs)
+        st->frag_left--;
     payload_unref(raw);
     payload_unref(wrapped);
 }
@@ -1481,6 +1485,10 @@ static void stream_fault(sim_server *s, sstream *st, const fault_spec *f)
     case FAULT_DUP:
         st->dup_left += f->count;
         break;
+    case FAULT_FRAGMENT: /* only this stream's messages, not whatever the connection sends next */
+        st->frag_left += f->count;
+        st->frag_size = f->size ? (uint32_t)f->size : 512;
+        break;
     case FAULT_REORDER:
         st->reorder_left += f->count;
         break;
@@ -1531,24 +1539,35 @@ static void conn_fault(sim_server *s, conn *c, const fault_spec *f)
     }
 }
 
+/* Faults that act on a stream's messages: gap, dup, reorder, stall, and a fragment fault that
+ * names a stream (without one it fragments whatever each connection sends next). */
+static bool stream_kind(const fault_spec *f)
+{
+    return f->kind == FAULT_GAP || f->kind == FAULT_DUP || f->kind == FAULT_REORDER ||
+           f->kind == FAULT_STALL || (f->kind == FAULT_FRAGMENT && f->stream[0]);
+}
+
+static void apply_stream_fault(sim_server *s, const fault_spec *f)
+{
+    if (f->stream[0]) {
+        source_route r;
+        if (check_stream(s, f->stream, &r) == 0)
+            stream_fault(s, stream_get(s, f->stream, r), f);
+        return;
+    }
+    for (sstream *st = s->streams; st; st = st->next_all)
+        if (st->nsubs)
+            stream_fault(s, st, f);
+}
+
 static void apply_fault(sim_server *s, const fault_spec *f)
 {
     s->st.faults_applied++;
+    if (stream_kind(f)) {
+        apply_stream_fault(s, f);
+        return;
+    }
     switch (f->kind) {
-    case FAULT_GAP:
-    case FAULT_DUP:
-    case FAULT_REORDER:
-    case FAULT_STALL:
-        if (f->stream[0]) {
-            source_route r;
-            if (check_stream(s, f->stream, &r) == 0)
-                stream_fault(s, stream_get(s, f->stream, r), f);
-        } else {
-            for (sstream *st = s->streams; st; st = st->next_all)
-                if (st->nsubs)
-                    stream_fault(s, st, f);
-        }
-        break;
     case FAULT_SLOW_SNAPSHOT:
         s->slow_left = f->count;
         s->slow_delay = f->delay_ms;

@@ -15,8 +15,9 @@
  *      gap that drives a snapshot through 429 / 418 / slow_snapshot), one reconnect per route per
  *      disconnect, a decode error per malformed frame, an oversized count per oversized frame, a
  *      stale flag per stall, a REST round trip >= the delay per slow snapshot, 429/418 seen by the
- *      sim with no request during a ban; dup, stall and fragments make no gap; rotations happen and
- *      the sim never had to cut a connection at its lifetime;
+ *      sim with no request during a ban; a discarded diff per dup (on that symbol only) and
+ *      reassembled continuation frames per fragment fault, neither making a gap; stalls make no
+ *      gap; rotations happen and the sim never had to cut a connection at its lifetime;
  *   3. RSS is flat after warm-up (25 % of the run to the end);
  *   4. no file descriptor or thread is left once the engine and recorder are gone;
  *   5. the recording replays with every gap and disconnect marked: its event lines hold one gap per
@@ -182,7 +183,7 @@ static json_int_t stat_int(json_t *stats, const char *key)
 /* ---- engine counters ------------------------------------------------------------------------ */
 
 typedef struct counters {
-    uint64_t gaps[NSYM], resyncs[NSYM], snapshots[NSYM], decode_errors;
+    uint64_t gaps[NSYM], resyncs[NSYM], snapshots[NSYM], dropped[NSYM], decode_errors;
     uint64_t messages;
     bool live[NSYM], stale[NSYM];
     int64_t rest_rtt_max[NSYM];
@@ -222,6 +223,7 @@ static void read_counters(engine *e, counters *c)
         c->gaps[i] = v->gaps;
         c->resyncs[i] = v->resyncs;
         c->snapshots[i] = v->snapshots;
+        c->dropped[i] = v->dropped;
         c->decode_errors += v->decode_errors;
         c->messages += v->messages;
         c->live[i] = v->state == SYNC_LIVE && v->nbids > 0 && v->nasks > 0;
@@ -298,6 +300,19 @@ static bool oversized_seen(const counters *b, const counters *n, size_t s)
     return n->g.ws_oversized > b->g.ws_oversized;
 }
 
+/* A duplicated diff is discarded by the sync as already applied, and counted. */
+static bool dup_dropped(const counters *b, const counters *n, size_t s)
+{
+    return n->dropped[s] > b->dropped[s];
+}
+
+/* Fragmented frames are reassembled: the ws client counts the continuation frames. */
+static bool fragments_seen(const counters *b, const counters *n, size_t s)
+{
+    (void)s;
+    return n->g.ws_fragments > b->g.ws_fragments;
+}
+
 static bool slow_rtt_seen(const counters *b, const counters *n, size_t s)
 {
     return gap_seen(b, n, s) && n->rest_rtt_max[s] >= 2 * SEC;
@@ -307,11 +322,11 @@ static const step schedule[] = {
     { K_GAP, "gap,stream=%s@depth@100ms", NULL, gap_seen },
     { K_MALFORMED, "malformed,stream=%s@depth@100ms", NULL, decode_error_seen },
     { K_REORDER, "reorder,stream=%s@depth@100ms", NULL, gap_seen },
-    { K_DUP, "dup,stream=%s@depth@100ms", NULL, flowed },
+    { K_DUP, "dup,stream=%s@depth@100ms", NULL, dup_dropped },
     { K_OVERSIZED, "oversized,stream=%s@depth@100ms,size=6000000", NULL, oversized_seen },
     { K_HTTP429, "http429,count=1,retry_after=1", "gap,stream=%s@depth@100ms", gap_seen },
     { K_STALL, "stall,stream=%s@depth@100ms,for=5s", NULL, stale_seen },
-    { K_FRAGMENT, "fragment,stream=%s@depth@100ms,count=50,size=256", NULL, flowed },
+    { K_FRAGMENT, "fragment,stream=%s@depth@100ms,count=50,size=256", NULL, fragments_seen },
     { K_SLOW_SNAPSHOT, "slow_snapshot,count=1,delay=2s", "gap,stream=%s@depth@100ms",
       slow_rtt_seen },
     { K_DISCONNECT, "disconnect", NULL, reconnected },
@@ -388,6 +403,11 @@ static void run_step(soak *k, const step *st, size_t sym)
         uint64_t want = before.gaps[i] + (makes_gap && i == sym);
         cr_assert_eq(now.gaps[i], want, "%s after %s on %s: %" PRIu64 " gaps, want %" PRIu64,
                      syms[i], kind_names[st->k], syms[sym], now.gaps[i], want);
+        /* One duplicate, one discard, on that symbol only (no snapshot happened to drop more). */
+        uint64_t dropped = now.dropped[i] - before.dropped[i];
+        if (st->k == K_DUP)
+            cr_assert_eq(dropped, i == sym, "%s after dup on %s: %" PRIu64 " diffs dropped",
+                         syms[i], syms[sym], dropped);
     }
 }
 
@@ -623,12 +643,13 @@ static void log_summary(soak *k, const counters *end, int64_t rss_warm, int64_t 
                 " %s; engine: %" PRIu64 " gaps, %" PRIu64 " resyncs, %" PRIu64 "+%" PRIu64
                 " reconnects, %" PRIu64 "+%" PRIu64 " rotations, %" PRIu64
                 " decode errors, %" PRIu64 " oversized, %" PRIu64 " unroutable, %" PRIu64
+                " diffs dropped as duplicates or old, %" PRIu64 " continuation frames, %" PRIu64
                 " ring drops; RSS %.1f MiB after warm-up, %.1f MiB at the end",
                 soak_seconds(), end->g.ws_messages, end->messages, line, total(end->gaps),
                 total(end->resyncs), end->g.ws[0].reconnects, end->g.ws[1].reconnects,
                 end->g.ws[0].rotations, end->g.ws[1].rotations, end->decode_errors,
-                end->g.ws_oversized, end->g.unroutable, end->g.ring_drops, rss_warm / 1048576.0,
-                rss_end / 1048576.0);
+                end->g.ws_oversized, end->g.unroutable, total(end->dropped), end->g.ws_fragments,
+                end->g.ring_drops, rss_warm / 1048576.0, rss_end / 1048576.0);
 }
 
 Test(soak, faults_on_a_schedule_are_detected_and_books_stay_exact, .timeout = 0)

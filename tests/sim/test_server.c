@@ -1279,6 +1279,44 @@ Test(server, fault_fragment_frames_on_the_wire)
     sim_server_destroy(s);
 }
 
+/* A fragment fault that names a stream fragments that stream's messages only: the connection's
+ * bookTickers in between still go out whole, and the count is spent on depth messages. */
+Test(server, fault_fragment_of_a_stream_spares_the_others)
+{
+    sim_server *s = start_default();
+    wsc *c = ws_open(s, "/public/stream?streams=btcusdt@bookTicker/btcusdt@depth");
+    json_decref(next_json(c, NULL));
+    inject(s, "fragment,stream=btcusdt@depth,count=2,size=20");
+    int fragmented = 0, whole_tickers = 0;
+    bool in_message = false;
+    while (fragmented < 2) {
+        wsc_frame f;
+        cr_assert_eq(wsc_read_frame(c, TMO, &f), 0);
+        if (f.opcode == WSC_TEXT && !in_message) {
+            static const char depth_head[] = "{\"stream\":\"btcusdt@d"; /* 20 bytes */
+            bool depth = f.len >= 20 && !memcmp(f.data, depth_head, 20);
+            if (f.fin) {
+                whole_tickers += f.len > 21 && !memcmp(f.data + 11, "btcusdt@bookTicker", 18);
+            } else {
+                cr_assert(depth, "a fragmented message of another stream: %.*s", (int)f.len,
+                          f.data);
+                cr_assert_eq(f.len, 20);
+                in_message = true;
+            }
+        } else if (f.opcode == WSC_CONT) {
+            cr_assert(in_message);
+            if (f.fin) {
+                in_message = false;
+                fragmented++;
+            }
+        }
+        wsc_frame_free(&f);
+    }
+    cr_log_info("%d bookTickers whole while 2 depth messages went fragmented", whole_tickers);
+    wsc_close(c);
+    sim_server_destroy(s);
+}
+
 static double elapsed_ms(const struct timespec *t0)
 {
     struct timespec t1;
