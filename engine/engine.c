@@ -917,9 +917,11 @@ static void maybe_request_snapshot(engine *e, esym *s, int64_t now)
     int prio = atomic_load(&e->focus) == (int)s->idx ? HTTP_PRIO_HIGH : HTTP_PRIO_NORMAL;
     atomic_store(&s->snap_inflight, true);
     uint64_t id = 0;
-    if (http_get(e->http, path, depth_weight(e->snapshot_limit), prio, on_snapshot_done, s, &id) <
-        0) {
-        snapshot_failed(s, "the HTTP pool is closed");
+    int rc =
+        http_get(e->http, path, depth_weight(e->snapshot_limit), prio, on_snapshot_done, s, &id);
+    if (rc < 0) {
+        snapshot_failed(s, rc == BF_EAGAIN ? "the REST request queue is full"
+                                           : "the HTTP pool is closed");
         return;
     }
     atomic_store(&s->snap_req_id, id);

@@ -153,6 +153,8 @@ static void apply_defaults(http_config *c)
         c->backoff_max_ms = c->backoff_min_ms;
     if (c->max_in_flight == 0)
         c->max_in_flight = 2;
+    if (c->max_queued == 0)
+        c->max_queued = 1024;
     if (c->weight_limit <= 0)
         c->weight_limit = 2400;
     if (!(c->budget_share > 0.0 && c->budget_share <= 1.0))
@@ -966,8 +968,8 @@ int http_get(http_pool *p, const char *path, int weight, int prio, http_done_fn 
     r->budget_window = -1;
     r->queued_mono_ns = clk_mono_ns();
     pthread_mutex_lock(&p->mu);
-    bool closing = p->closing;
-    if (!closing) {
+    int rc = p->closing ? BF_ECLOSED : p->n_queued >= p->cfg.max_queued ? BF_EAGAIN : 0;
+    if (rc == 0) {
         r->id = p->next_id++;
         r->seq = p->next_seq++;
         queue_push(p, r);
@@ -975,10 +977,10 @@ int http_get(http_pool *p, const char *path, int weight, int prio, http_done_fn 
             *id = r->id;
     }
     pthread_mutex_unlock(&p->mu);
-    if (closing) {
+    if (rc < 0) {
         free(r->url);
         free(r);
-        return BF_ECLOSED;
+        return rc;
     }
     curl_multi_wakeup(p->multi);
     return 0;
@@ -1112,7 +1114,8 @@ int http_fetch(http_pool *p, const char *path, int weight, int64_t deadline_ns, 
     uint64_t id = 0;
     int rc = http_get(p, path, weight, HTTP_PRIO_HIGH, fetch_done, fw, &id);
     if (rc) {
-        fetch_error(out, rc, path ? path : "(null)", bf_strerror(rc));
+        fetch_error(out, rc, path ? path : "(null)",
+                    rc == BF_EAGAIN ? "the request queue is full" : bf_strerror(rc));
         fw->refs = 1;
         fetch_release(fw);
         return rc;

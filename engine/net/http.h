@@ -49,6 +49,7 @@ typedef struct http_config {
     int64_t backoff_min_ms;     /* default 200 */
     int64_t backoff_max_ms;     /* default 10000 */
     unsigned max_in_flight;     /* default 2 */
+    unsigned max_queued;        /* requests waiting (retries aside); default 1024 */
     int weight_limit;           /* per window until http_set_limit; default 2400 */
     double budget_share;        /* share of the limit this client may use, default 0.8 */
     int64_t window_ms;          /* weight window, default 60000 (wall-clock aligned) */
@@ -101,8 +102,9 @@ void http_destroy(http_pool *p);
 
 /* Queue a GET of path ("/fapi/v1/depth?symbol=BTCUSDT&limit=1000"). fn runs exactly once on the
  * HTTP thread. *id (may be NULL) identifies the request for http_set_priority. 0, BF_ECLOSED (the
- * pool is closing) or BF_EINVAL (path not starting with '/', weight < 0, prio out of range, no fn);
- * when it fails fn never runs. */
+ * pool is closing), BF_EAGAIN (max_queued requests already wait: a caller gone wrong, or an
+ * exchange that stopped answering; ask again later) or BF_EINVAL (path not starting with '/',
+ * weight < 0, prio out of range, no fn); when it fails fn never runs. */
 int http_get(http_pool *p, const char *path, int weight, int prio, http_done_fn fn, void *ctx,
              uint64_t *id);
 /* Change the priority of a request still queued (the visible symbol's snapshot goes first).

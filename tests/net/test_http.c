@@ -201,6 +201,38 @@ Test(http, concurrency_is_capped_at_max_in_flight, .fini = teardown, .timeout = 
     cr_expect_eq(st.conns_opened, 2u);
 }
 
+/* The queue is bounded: past max_queued waiting requests http_get refuses at once (fn never runs)
+ * and http_fetch says why; what was accepted still completes, and the pool takes requests again. */
+Test(http, queue_is_bounded_at_max_queued, .fini = teardown, .timeout = 30)
+{
+    start_server(false);
+    httpd_on(srv, "/slow", &(httpd_reply){ .gate = 1, .body = "{\"ok\":1}" });
+    http_config cfg = base_cfg();
+    cfg.max_in_flight = 1;
+    cfg.max_queued = 3;
+    start_pool(&cfg);
+    get("/slow", 1, HTTP_PRIO_NORMAL, 0, NULL);
+    cr_assert(httpd_wait_gated(srv, 1, 1, WAIT_MS), "the first request never reached the server");
+    for (int i = 1; i <= 3; i++)
+        get("/slow", 1, HTTP_PRIO_NORMAL, i, NULL);
+    cr_expect_eq(http_get(pool, "/slow", 1, HTTP_PRIO_HIGH, on_done, rec_at(4), NULL), BF_EAGAIN);
+    http_result res;
+    cr_expect_eq(http_fetch(pool, "/slow", 1, deadline_in(WAIT_MS), &res), BF_EAGAIN);
+    cr_expect(strstr(res.r.why, "queue is full") != NULL, "why: %s", res.r.why);
+    http_result_free(&res);
+    http_stats st;
+    http_get_stats(pool, &st);
+    cr_expect_eq(st.queued, 3u);
+    httpd_open_gate(srv, 1);
+    cr_assert(wait_done(4));
+    for (int i = 0; i < 4; i++)
+        cr_expect_eq(rec_at(i)->r.err, 0, "%s", rec_at(i)->r.why);
+    cr_expect_eq(rec_at(4)->calls, 0, "a refused request's callback never runs");
+    get("/fapi/v1/ping", 1, HTTP_PRIO_NORMAL, 5, NULL);
+    cr_assert(wait_done(5));
+    cr_expect_eq(rec_at(5)->r.err, 0, "%s", rec_at(5)->r.why);
+}
+
 /* ---- retries ---- */
 
 Test(http, retries_after_500, .fini = teardown, .timeout = 30)
