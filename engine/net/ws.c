@@ -186,6 +186,7 @@ typedef struct conn {
     char *rx;
     size_t rx_len, rx_cap;
     bool rx_oversized;
+    bool rx_refused;                /* a binary message arrived: the connection is being dropped */
     size_t rx_discarded;            /* bytes of the oversized message thrown away so far */
     struct conn *rot_new, *rot_old; /* rotation pair */
     int64_t rotate_at, overlap_deadline;
@@ -403,6 +404,7 @@ static void conn_rx_reset(conn *k, bool release)
 {
     k->rx_len = 0;
     k->rx_oversized = false;
+    k->rx_refused = false;
     k->rx_discarded = 0;
     if (release && k->rx) {
         memacct_add(MEM_OTHER, -(int64_t)k->rx_cap);
@@ -875,9 +877,30 @@ static void rx_append(conn *k, const char *in, size_t len)
     k->rx_len += len;
 }
 
+/* Market streams are text JSON. A binary message means the peer is not the exchange we think (a
+ * proxy, a wrong URL, a protocol change): it is never decoded, and the connection is dropped with a
+ * sentence and opened again, as for any other broken connection. */
+static void refuse_binary(conn *k, size_t len)
+{
+    if (k->rx_refused)
+        return;
+    k->rx_refused = true;
+    STAT_ADD(k->c, binary, 1);
+    char why[128];
+    snprintf(why, sizeof why,
+             "the server sent a binary message (%zu bytes in its first frame): market streams are "
+             "text JSON",
+             len);
+    conn_kill(k, why);
+}
+
 static void on_receive(conn *k, struct lws *wsi, const char *in, size_t len)
 {
     ws_client *c = k->c;
+    if (k->rx_refused || lws_frame_is_binary(wsi)) {
+        refuse_binary(k, len);
+        return;
+    }
     bool final = lws_is_final_fragment(wsi);
     if (final && k->rx_len == 0 && !k->rx_oversized) { /* whole message in one piece */
         on_message(k, in, len, clk_real_ns(), clk_mono_ns());

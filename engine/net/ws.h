@@ -116,6 +116,7 @@ typedef struct ws_stats {
     uint64_t messages, bytes;       /* delivered to on_msg */
     uint64_t fragments;             /* continuation frames reassembled */
     uint64_t oversized;             /* messages dropped for size */
+    uint64_t binary;                /* binary messages refused (their connection dropped) */
     uint64_t duplicates_suppressed; /* during rotation overlaps */
     uint64_t rotation_forced;       /* overlaps ended by a bound (held bytes, overlap time) */
     uint64_t unknown_stream;        /* messages of streams not subscribed (in flight at unsub) */

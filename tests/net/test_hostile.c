@@ -161,6 +161,36 @@ Test(hostile, ws_never_ending_message_is_dropped_and_the_connection_replaced, .t
     wsd_stop(w);
 }
 
+/* The wrong content type on a WebSocket: a binary message. Never decoded or delivered; the
+ * connection is dropped with a sentence and replaced, and the next text message arrives. */
+Test(hostile, ws_binary_message_is_refused_and_the_connection_replaced, .timeout = 30)
+{
+    wsrec r = { .mu = PTHREAD_MUTEX_INITIALIZER };
+    wsd *w = wsd_start(false);
+    cr_assert_not_null(w);
+    ws_client *c = ws_start(w, &r);
+    static const char json_as_binary[] = "{\"stream\":\"btcusdt@depth\",\"data\":{}}";
+    cr_assert_eq(wsd_send_binary(w, 0, json_as_binary, sizeof json_as_binary - 1), 0);
+    cr_assert(wsrec_wait(&r, &r.disconnected, 1, NULL), "the binary message went unnoticed");
+    pthread_mutex_lock(&r.mu);
+    cr_expect(strstr(r.disconnect_why, "binary message") != NULL, "why: %s", r.disconnect_why);
+    cr_expect_eq(r.msgs, 0, "a binary message is never delivered");
+    pthread_mutex_unlock(&r.mu);
+    cr_assert(wsrec_wait(&r, &r.connected, 2, NULL));
+    cr_assert(wsd_wait_conns(w, 2, WAIT_MS));
+    cr_assert_eq(wsd_send(w, 1, after_msg, strlen(after_msg), 0), 0);
+    cr_assert(wsrec_wait(&r, &r.msgs, 1, NULL));
+    pthread_mutex_lock(&r.mu);
+    cr_expect_str_eq(r.last_msg, after_msg);
+    pthread_mutex_unlock(&r.mu);
+    ws_stats st;
+    ws_get_stats(c, &st);
+    cr_expect_eq(st.binary, 1);
+    cr_expect_geq(st.reconnects, 1);
+    ws_destroy(c);
+    wsd_stop(w);
+}
+
 Test(hostile, ws_single_frame_above_the_bound_is_dropped_connection_survives, .timeout = 30)
 {
     wsrec r = { .mu = PTHREAD_MUTEX_INITIALIZER };

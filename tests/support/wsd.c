@@ -10,7 +10,15 @@
 #include <sys/socket.h>
 #include <time.h>
 
-typedef enum tx_kind { TX_TEXT, TX_ENDLESS, TX_PING, TX_CLOSE, TX_DROP, TX_FREEZE } tx_kind;
+typedef enum tx_kind {
+    TX_TEXT,
+    TX_BINARY,
+    TX_ENDLESS,
+    TX_PING,
+    TX_CLOSE,
+    TX_DROP,
+    TX_FREEZE
+} tx_kind;
 
 typedef struct txq {
     struct txq *next;
@@ -202,7 +210,8 @@ static int write_text(struct lws *wsi, txq *t, bool *done)
     size_t chunk = t->frag ? t->frag : t->len;
     if (chunk > t->len - t->off)
         chunk = t->len - t->off;
-    int flags = t->off == 0 ? LWS_WRITE_TEXT : LWS_WRITE_CONTINUATION;
+    int first = t->kind == TX_BINARY ? LWS_WRITE_BINARY : LWS_WRITE_TEXT;
+    int flags = t->off == 0 ? first : LWS_WRITE_CONTINUATION;
     if (t->off + chunk < t->len)
         flags |= LWS_WRITE_NO_FIN;
     /* lws puts the frame header in the LWS_PRE bytes before the pointer: for later fragments
@@ -236,7 +245,7 @@ static int on_writeable(wsd *w, sconn *k, struct lws *wsi)
         return 0;
     bool done = true;
     int rc = 0;
-    if (t->kind == TX_TEXT && !silenced) {
+    if ((t->kind == TX_TEXT || t->kind == TX_BINARY) && !silenced) {
         rc = write_text(wsi, t, &done);
     } else if (t->kind == TX_ENDLESS) {
         rc = write_endless(wsi, t, &done);
@@ -555,6 +564,11 @@ static int push(wsd *w, int id, tx_kind kind, const void *data, size_t len, size
 int wsd_send(wsd *w, int id, const char *data, size_t len, size_t frag)
 {
     return push(w, id, TX_TEXT, data, len, frag);
+}
+
+int wsd_send_binary(wsd *w, int id, const void *data, size_t len)
+{
+    return push(w, id, TX_BINARY, data, len, 0);
 }
 
 int wsd_send_endless(wsd *w, int id, const char *fragment, size_t len)

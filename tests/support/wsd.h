@@ -45,6 +45,8 @@ int wsd_send(wsd *w, int id, const char *data, size_t len, size_t frag);
  * (a hostile peer) until the connection closes; nothing queued after it goes out. -1 if not open
  * or len is 0. */
 int wsd_send_endless(wsd *w, int id, const char *fragment, size_t len);
+/* One binary message (opcode 2), one frame: a peer that is not a market stream. */
+int wsd_send_binary(wsd *w, int id, const void *data, size_t len);
 /* Queue a text message to every open connection; returns how many got it. */
 int wsd_broadcast(wsd *w, const char *data, size_t len);
 int wsd_ping(wsd *w, int id, const void *payload, size_t len);
