@@ -25,6 +25,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdalign.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -390,8 +391,11 @@ static bool check_books(book_ctx *c)
 
 /* ---- Rings: spsc vs the mutex queue, one producer and one consumer thread on different CPUs */
 
+/* Aligned to its size, like the ring's slots, so that one item never spans two 32-byte blocks:
+ * the producer's item then costs the spsc push about half as much on this VM (see "ring" in
+ * docs/performance.md). The mutex queue is handed the very same item. */
 typedef struct tick_item {
-    uint64_t seq;
+    alignas(32) uint64_t seq;
     int64_t px, qty, ts;
 } tick_item;
 

@@ -88,6 +88,30 @@ Test(spsc, batch_across_wrap_point)
     spsc_destroy(q);
 }
 
+/* Every item size the single-item path copies specially (8, 16, 32, 64 bytes, word by word), and
+ * sizes that take the generic copy, from and to unaligned buffers: bytes come out exactly as they
+ * went in, and neither side writes past its item. */
+Test(spsc, item_sizes_round_trip_byte_exact)
+{
+    const size_t sizes[] = { 1, 4, 8, 12, 16, 24, 32, 40, 64, 72 };
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        size_t size = sizes[s];
+        spsc *q = spsc_create(4, size);
+        unsigned char in[1 + 72], out[1 + 72 + 1];
+        for (unsigned round = 0; round < 10; round++) { /* 10 > capacity: the slots are reused */
+            for (size_t i = 0; i < size; i++)
+                in[1 + i] = (unsigned char)(size * 7 + round * 13 + i * 3 + 1);
+            memset(out, 0xEE, sizeof out);
+            cr_assert_eq(spsc_push(q, in + 1), 0, "size %zu", size);
+            cr_assert_eq(spsc_pop(q, out + 1), 0, "size %zu", size);
+            cr_assert_arr_eq(out + 1, in + 1, size, "size %zu round %u", size, round);
+            cr_assert_eq(out[0], 0xEE, "size %zu: pop wrote before the item", size);
+            cr_assert_eq(out[1 + size], 0xEE, "size %zu: pop wrote past the item", size);
+        }
+        spsc_destroy(q);
+    }
+}
+
 /* ---- two-thread stress ---- */
 
 struct item {
