@@ -54,12 +54,28 @@ static bool snapshot_eq(const stream_msg *ma, const ev_snapshot *a, const stream
            levels_eq(ma, a->bids, mb, b->bids) && levels_eq(ma, a->asks, mb, b->asks);
 }
 
+/* A pre-parsed number that is set agrees with its string. */
+static bool num_ok(const ev_num *x, bf_str s)
+{
+    if (!x->pre)
+        return true;
+    ev_num want;
+    ev_num_set(&want, s);
+    return want.pre && want.m == x->m && want.d == x->d;
+}
+
+static bool bt_nums_ok(const ev_book_ticker *t)
+{
+    return num_ok(&t->bid_px_n, t->bid_px) && num_ok(&t->bid_qty_n, t->bid_qty) &&
+           num_ok(&t->ask_px_n, t->ask_px) && num_ok(&t->ask_qty_n, t->ask_qty);
+}
+
 static bool bt_eq(const ev_book_ticker *a, const ev_book_ticker *b)
 {
     return bf_str_eq(a->symbol, b->symbol) && bf_str_eq(a->pair, b->pair) && a->u == b->u &&
            a->E == b->E && a->T == b->T && bf_str_eq(a->bid_px, b->bid_px) &&
            bf_str_eq(a->bid_qty, b->bid_qty) && bf_str_eq(a->ask_px, b->ask_px) &&
-           bf_str_eq(a->ask_qty, b->ask_qty);
+           bf_str_eq(a->ask_qty, b->ask_qty) && bt_nums_ok(a) && bt_nums_ok(b);
 }
 
 static bool agg_eq(const ev_agg_trade *a, const ev_agg_trade *b)

@@ -87,6 +87,32 @@ static inline int ev_level_qty(const ev_level *lv, const dec_scale *sc, int64_t 
     return dec_parse(lv->qty.p, lv->qty.n, sc, out);
 }
 
+/* One price or quantity of a message other than a level (bookTicker's b, B, a, A), pre-parsed by
+ * the fast decoder while the string was in cache, as in ev_level: value = m * 10^-d when `pre` is
+ * set. `pre` clear (jdec, the fast decoder's general path, an event built by hand and
+ * zero-initialised) means: read the string. ev_num_value() makes that choice. */
+typedef struct ev_num {
+    int64_t m;
+    uint8_t d; /* 0..18 */
+    bool pre;
+} ev_num;
+
+/* dec_preparse() of s into x (pre clear when it leaves s to dec_parse()). */
+static inline void ev_num_set(ev_num *x, bf_str s)
+{
+    int d = dec_preparse(s.p, s.n, &x->m);
+    x->d = (uint8_t)(d < 0 ? 0 : d);
+    x->pre = d >= 0;
+}
+
+/* The number in units of sc: dec_parse()'s value and error code for s either way. */
+static inline int ev_num_value(const ev_num *x, bf_str s, const dec_scale *sc, int64_t *out)
+{
+    if (x->pre)
+        return dec_from_parts(x->m, x->d, sc, out);
+    return dec_parse(s.p, s.n, sc, out);
+}
+
 /* A run of levels inside stream_msg.levels. */
 typedef struct ev_levels {
     uint32_t first, count;
@@ -113,9 +139,10 @@ typedef struct ev_snapshot {
 } ev_snapshot;
 
 typedef struct ev_book_ticker {
-    bf_str symbol, pair;                     /* s, ps */
-    int64_t u, E, T;                         /* E/T optional */
-    bf_str bid_px, bid_qty, ask_px, ask_qty; /* b, B, a, A */
+    bf_str symbol, pair;                             /* s, ps */
+    int64_t u, E, T;                                 /* E/T optional */
+    bf_str bid_px, bid_qty, ask_px, ask_qty;         /* b, B, a, A */
+    ev_num bid_px_n, bid_qty_n, ask_px_n, ask_qty_n; /* the same four, maybe pre-parsed */
 } ev_book_ticker;
 
 typedef struct ev_agg_trade {
@@ -186,7 +213,9 @@ typedef struct stream_limits {
 bool bf_str_eq(bf_str a, bf_str b);
 /* True when the slice equals the NUL-terminated string s. */
 bool bf_str_is(bf_str a, const char *s);
-/* Field-by-field equality of two decoded messages (strings by content). */
+/* Field-by-field equality of two decoded messages (strings by content). A bookTicker's ev_num are
+ * derived from its strings, and one decoder may leave them unset: each one that is set must be what
+ * ev_num_set() gives for its string, in either message. */
 bool stream_msg_eq(const stream_msg *a, const stream_msg *b);
 /* One-line description of an event for test failures and debugging (NUL-terminated, truncated to
  * cap). */

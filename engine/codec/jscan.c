@@ -672,6 +672,19 @@ static bool number_slow(const char *s, unsigned n, size_t room, int64_t *m, uint
     return fd >= 0;
 }
 
+bool jscan_preparse(const char *s, size_t n, size_t room, int64_t *m, uint8_t *d)
+{
+#if defined(DEC_HAVE_SSE2)
+    if (n > 0 && n <= DEC_MAX_CHARS)
+        return number_slow(s, (unsigned)n, room, m, d);
+#else
+    (void)room;
+#endif
+    int fd = dec_preparse(s, n, m);
+    *d = (uint8_t)(fd < 0 ? 0 : fd);
+    return fd >= 0;
+}
+
 /* level_exact() for a level whose strings it found (in lv, within `room` bytes from the level's '['
  * at w) but whose numbers are not both of at most 8 digits, or hold other bytes: both through
  * number_slow(). `end` (the index after the level) when both are numbers, as then no byte in them

@@ -116,6 +116,14 @@ static inline size_t jscan_pos(const jscan *s)
     return s->i;
 }
 
+/* The whole input of jscan_begin() and its length, for a caller's own scan of a shape it knows
+ * (stream.c's fast path); it moves the cursor only through jscan_seek(). */
+static inline const unsigned char *jscan_input(const jscan *s, size_t *len)
+{
+    *len = s->n;
+    return s->b;
+}
+
 /* Move to `at`, an offset already validated (re-reading a deferred value) or one byte back. */
 static inline void jscan_seek(jscan *s, size_t at)
 {
@@ -223,9 +231,24 @@ static inline bool jscan_is_special(unsigned char c)
     return c == '"' || c == '\\' || c < 0x20 || c >= 0x80;
 }
 
-/* Index of the next byte in [i, n) that ends the plain run of a string, or n. */
+/* Index of the next byte in [i, n) that ends the plain run of a string, or n. With SSE2, 16 bytes
+ * a step: most strings of a message (symbols, prices, quantities) end within the first, so the
+ * step count, and the branch on it, does not depend on their length. */
 static inline size_t jscan_find_special(const unsigned char *b, size_t i, size_t n)
 {
+#if defined(DEC_HAVE_SSE2)
+    while (n - i >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
+        /* signed: bytes >= 0x80 are negative, so one compare finds them and those below 0x20 */
+        __m128i m = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                                 _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                              _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+        unsigned bits = (unsigned)_mm_movemask_epi8(m);
+        if (bits)
+            return i + (unsigned)__builtin_ctz(bits);
+        i += 16;
+    }
+#endif
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     while (n - i >= 8) {
         uint64_t v;
@@ -379,6 +402,11 @@ static inline int jscan_read_bool(jscan *s, bool *dst, int depth)
     }
     return jscan_bool_slow(s, dst, depth);
 }
+
+/* dec_preparse() of the number s[0..n), with `room` >= n bytes readable at s: true with *m and the
+ * fraction digits *d, or false with both 0. Short numbers go through digits words (the level
+ * reader's conversion), so it costs a few instructions where dec_preparse() loops per byte. */
+bool jscan_preparse(const char *s, size_t n, size_t room, int64_t *m, uint8_t *d);
 
 /* An array of ["px","qty"] levels, appended to lb; dst gets their run. Each level's price and
  * quantity are pre-parsed as they are scanned (ev_level: the exchange's form, numbers of up to 8

@@ -235,8 +235,24 @@ static const ftable t_force_o = { EV_FORCE_ORDER,
 static const ftable *const msg_tables[] = { &t_depth, &t_snapshot, &t_bt,    &t_agg,
                                             &t_trade, &t_mark,     &t_kline, &t_force };
 
+/* The fast path's memory of one kind (see "the fast path" below): the keys of the last message of
+ * that kind it read, in their order, each as the bytes ,"k": (or ,"kk":) to compare in one go. */
+#define FAST_STEPS 16
+
+typedef struct fast_step {
+    uint64_t key, mask; /* the key's bytes, little-endian, and which bytes of a word they are */
+    uint8_t len;        /* 5 or 6 */
+    uint8_t id;         /* the key id */
+} fast_step;
+
+typedef struct fast_order {
+    uint8_t n; /* 0: nothing learnt yet */
+    fast_step step[FAST_STEPS];
+} fast_order;
+
 struct stream_decoder {
     jscan js; /* the lexer: cursor, errors, duplicate keys, scratch (only jscan_* touch it) */
+    fast_order order[EV_KIND_COUNT];
     stream_limits lim;
     ev *events;
     size_t nevents;
@@ -740,6 +756,469 @@ static int decode_doc(stream_decoder *d)
     return jscan_expect_end(&d->js);
 }
 
+/* ---- the fast path ----
+ *
+ * Nearly every line of a recording, and every message of a live combined stream, has one shape:
+ * {"stream":"<name>","data":{"e":"<kind>",<fields>}} without whitespace or escapes, "e" first,
+ * every key one or two plain characters that the kind knows, and values that are plain strings,
+ * integers of at most 15 digits, literals or (depth) level arrays. fast_doc() decodes exactly that
+ * shape (also unwrapped: {"e":"<kind>",...}) in one straight pass, with no deferral, following the
+ * key order of the kind's last message (fast_order). At the first byte that does not fit it gives
+ * up (FAST_MISS) and stream_decode()
+ * decodes the message again from its start on the general path, which then accepts or rejects it
+ * with its own error. So the fast path never rejects anything: an input it takes is valid JSON
+ * (every byte it passed was checked against the shape, the levels by jscan_read_levels() with all
+ * of JSON's rules) and gets the very fields, flags and slices the general path would give it. */
+
+enum { FAST_MISS = 1 };
+
+/* A byte that may stand in a string as itself: printable ASCII or DEL (jscan_is_special()). */
+static inline bool fast_plain_byte(unsigned c)
+{
+    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
+#if defined(DEC_HAVE_SSE2)
+static inline __m128i fast_load16(const unsigned char *p)
+{
+    return _mm_loadu_si128((const __m128i *)(const void *)p);
+}
+
+/* Bit j set when byte j of v is c. */
+static inline uint32_t fast_eq16(__m128i v, char c)
+{
+    return (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(c)));
+}
+
+/* Bit j set when byte j of v may not stand in a plain string: below 0x20, 0x80 and up (negative
+ * as signed bytes, so one compare finds both) or a backslash. */
+static inline uint32_t fast_special16(__m128i v)
+{
+    return (uint32_t)_mm_movemask_epi8(_mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                                                    _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+}
+#endif
+
+/* The plain string whose opening quote is b[i]: the index after its closing quote, 0 otherwise.
+ *
+ * Each field's position waits on the end of the one before, so the fast path is one chain of
+ * dependent loads and scans per message: it keeps that chain to one compare per value (the closing
+ * quote of a string, the ',' or '}' after a number) and checks the bytes in between beside it. */
+static inline __attribute__((always_inline)) size_t fast_str(const unsigned char *b, size_t i,
+                                                             size_t n, bf_str *out)
+{
+    if (i >= n || b[i] != '"')
+        return 0;
+#if defined(DEC_HAVE_SSE2)
+    if (n - i > 16) {
+        __m128i v = fast_load16(b + i + 1);
+        uint32_t q = fast_eq16(v, '"');
+        if (q) {
+            unsigned len = (unsigned)__builtin_ctz(q);
+            if (fast_special16(v) & ((1u << len) - 1))
+                return 0;
+            *out = (bf_str){ (const char *)b + i + 1, len };
+            return i + len + 2;
+        }
+    }
+#endif
+    size_t e = jscan_find_special(b, i + 1, n);
+    if (e >= n || b[e] != '"')
+        return 0;
+    *out = (bf_str){ (const char *)b + i + 1, (uint32_t)(e - i - 1) };
+    return e + 1;
+}
+
+/* fast_str() for a string that is usually 16 to 31 bytes long (a stream name): 32 bytes in two
+ * independent loads. */
+static inline size_t fast_str32(const unsigned char *b, size_t i, size_t n, bf_str *out)
+{
+#if defined(DEC_HAVE_SSE2)
+    if (i < n && b[i] == '"' && n - i > 32) {
+        __m128i v = fast_load16(b + i + 1), w = fast_load16(b + i + 17);
+        uint32_t q = fast_eq16(v, '"') | fast_eq16(w, '"') << 16;
+        if (q) {
+            unsigned len = (unsigned)__builtin_ctz(q);
+            if ((fast_special16(v) | fast_special16(w) << 16) & ((1u << len) - 1))
+                return 0;
+            *out = (bf_str){ (const char *)b + i + 1, len };
+            return i + len + 2;
+        }
+    }
+#endif
+    return fast_str(b, i, n, out);
+}
+
+/* How many of the 8 bytes of w (first byte in the low byte) are ASCII digits before the first that
+ * is not (8: all). A byte >= 0xFA may carry into the next one, but only past the first non-digit. */
+static inline unsigned fast_digit_run(uint64_t w)
+{
+    uint64_t t =
+        (w & 0xF0F0F0F0F0F0F0F0ull) | (((w + 0x0606060606060606ull) & 0xF0F0F0F0F0F0F0F0ull) >> 4);
+    uint64_t y = t ^ 0x3333333333333333ull;
+    return y ? (unsigned)__builtin_ctzll(y) >> 3 : 8;
+}
+
+/* The value of the first k (1..8) bytes of w, all digits: shifted to the top of the word, the
+ * bytes after them (whatever a borrow did to them) fall out and zeros come in as leading digits. */
+static inline uint64_t fast_digits_value(uint64_t w, unsigned k)
+{
+    uint64_t v = (w - 0x3030303030303030ull) << (8 * (8 - k));
+    v = (v * 10 + (v >> 8)) & 0x00FF00FF00FF00FFull;
+    v = (v * 100 + (v >> 16)) & 0x0000FFFF0000FFFFull;
+    return (v * 10000 + (v >> 32)) & 0xFFFFFFFFull;
+}
+
+static const uint64_t fast_pow10[9] = { 1,      10,      100,      1000,     10000,
+                                        100000, 1000000, 10000000, 100000000 };
+
+/* A non-negative JSON integer of at most 15 digits (no overflow possible) ending at ',' or '}':
+ * the index after it, 0 otherwise (a sign, a leading zero, a fraction, an exponent, more digits).
+ * Two words of digits at most, with a byte loop for a short tail at the end of the input. */
+static inline __attribute__((always_inline)) size_t fast_int(const unsigned char *b, size_t i,
+                                                             size_t n, int64_t *out)
+{
+#if defined(DEC_HAVE_SSE2)
+    if (n - i >= 16) {
+        __m128i x = fast_load16(b + i);
+        unsigned end = fast_eq16(x, ',') | fast_eq16(x, '}');
+        unsigned len = end ? (unsigned)__builtin_ctz(end) : 0;
+        unsigned other = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+            _mm_cmplt_epi8(x, _mm_set1_epi8('0')), _mm_cmpgt_epi8(x, _mm_set1_epi8('9'))));
+        if (len == 0 || (other & ((1u << len) - 1)) || (len > 1 && b[i] == '0'))
+            return 0;
+        uint64_t w, w2, v;
+        memcpy(&w, b + i, 8);
+        if (len <= 8) {
+            v = fast_digits_value(w, len);
+        } else {
+            memcpy(&w2, b + i + 8, 8);
+            v = fast_digits_value(w, 8) * fast_pow10[len - 8] + fast_digits_value(w2, len - 8);
+        }
+        *out = (int64_t)v;
+        return i + len;
+    }
+#endif
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t w, v = 0;
+    if (n - i < 8) { /* at most 6 digits before the end of the input */
+        size_t e = i;
+        for (; e < n && b[e] >= '0' && b[e] <= '9'; e++)
+            v = v * 10 + (uint64_t)(b[e] - '0');
+        if (e == i || (e - i > 1 && b[i] == '0') || e >= n || (b[e] != ',' && b[e] != '}'))
+            return 0;
+        *out = (int64_t)v;
+        return e;
+    }
+    memcpy(&w, b + i, 8);
+    unsigned k = fast_digit_run(w);
+    if (k == 0 || (k > 1 && b[i] == '0'))
+        return 0;
+    v = fast_digits_value(w, k);
+    i += k;
+    if (k == 8 && n - i >= 8) {
+        memcpy(&w, b + i, 8);
+        k = fast_digit_run(w);
+        if (k == 8)
+            return 0;
+        if (k) {
+            v = v * fast_pow10[k] + fast_digits_value(w, k);
+            i += k;
+        }
+    } else if (k == 8) { /* fewer than 8 bytes left: fewer than 15 digits in all */
+        for (; i < n && b[i] >= '0' && b[i] <= '9'; i++)
+            v = v * 10 + (uint64_t)(b[i] - '0');
+    }
+    if (i >= n || (b[i] != ',' && b[i] != '}'))
+        return 0;
+    *out = (int64_t)v;
+    return i;
+#else
+    (void)b, (void)i, (void)n, (void)out;
+    return 0;
+#endif
+}
+
+static inline __attribute__((always_inline)) size_t fast_bool(const unsigned char *b, size_t i,
+                                                              size_t n, bool *out)
+{
+    if (n - i >= 4 && memcmp(b + i, "true", 4) == 0) {
+        *out = true;
+        return i + 4;
+    }
+    if (n - i >= 5 && memcmp(b + i, "false", 5) == 0) {
+        *out = false;
+        return i + 5;
+    }
+    return 0;
+}
+
+/* The key at b[*i] ("k": or "kk":, plain characters) as a key id, the cursor moved to its value;
+ * K_UNKNOWN for any other key. */
+static inline unsigned fast_key(const unsigned char *b, size_t *i, size_t n)
+{
+    size_t at = *i;
+    if (n - at < 6 || b[at] != '"' || !fast_plain_byte(b[at + 1]))
+        return K_UNKNOWN;
+    if (b[at + 2] == '"') {
+        if (b[at + 3] != ':')
+            return K_UNKNOWN;
+        *i = at + 4;
+        return b[at + 1];
+    }
+    if (!fast_plain_byte(b[at + 2]) || b[at + 3] != '"' || b[at + 4] != ':')
+        return K_UNKNOWN;
+    *i = at + 5;
+    return key_id((bf_str){ (const char *)b + at + 1, 2 });
+}
+
+/* Levels through the general reader (full validation), which must take them without a complaint. */
+static size_t fast_levels(stream_decoder *d, size_t i, ev_levels *dst, int depth)
+{
+    jscan_seek(&d->js, i);
+    if (jscan_read_levels(&d->js, &d->lv, dst, depth) < 0 || jscan_soft_code(&d->js) != 0)
+        return 0;
+    return jscan_pos(&d->js);
+}
+
+/* One value of field f at b[i] into e: the index after it, 0 when it does not fit. Inlined into
+ * the per-field loops on purpose: a call per field costs more than most values. */
+static inline __attribute__((always_inline)) size_t fast_value(stream_decoder *d, const fdesc *f,
+                                                               ev *e, size_t i, int depth)
+{
+    size_t n;
+    const unsigned char *b = jscan_input(&d->js, &n);
+    char *dst = (char *)e + f->off;
+    e->has |= f->has;
+    switch (f->type) {
+    case F_STR:
+        return fast_str(b, i, n, (bf_str *)(void *)dst);
+    case F_INT:
+        return fast_int(b, i, n, (int64_t *)(void *)dst);
+    case F_BOOL:
+        return fast_bool(b, i, n, (bool *)dst);
+    case F_LEVELS:
+        return fast_levels(d, i, (ev_levels *)(void *)dst, depth);
+    default: /* unknown to the kind, or a nested object: the general path */
+        return 0;
+    }
+}
+
+/* The keys of the order o as far as the message at b[i] follows it, each value read: the number
+ * of keys followed, with *i after the last value; *i = 0 when a value does not fit. */
+static inline size_t fast_follow(stream_decoder *d, const ftable *t, const fast_order *o, ev *e,
+                                 size_t *i, int depth)
+{
+    size_t n, k = 0, at = *i;
+    const unsigned char *b = jscan_input(&d->js, &n);
+    for (; k < o->n && n - at >= 8; k++) {
+        const fast_step *st = &o->step[k];
+        uint64_t w;
+        memcpy(&w, b + at, 8);
+        if ((w & st->mask) != st->key)
+            break;
+        at = fast_value(d, &t->f[st->id], e, at + st->len, depth);
+        if (at == 0)
+            break;
+    }
+    *i = at;
+    return k;
+}
+
+/* Note key id at b[at] (its ',' and quote) as step k of o, when it fits. */
+static void fast_learn(fast_order *o, size_t k, const unsigned char *b, size_t at, size_t len,
+                       unsigned id)
+{
+    if (k >= FAST_STEPS)
+        return;
+    fast_step *st = &o->step[k];
+    st->key = 0;
+    for (size_t j = 0; j < len; j++)
+        st->key |= (uint64_t)b[at + j] << (8 * j);
+    st->mask = (1ull << (8 * len)) - 1;
+    st->len = (uint8_t)len;
+    st->id = (uint8_t)id;
+}
+
+/* The fields after "e" of a message of table t at b[i] (',' or '}') at `depth`: the index after
+ * its '}', 0 when the shape does not fit or a required field is missing. The keys usually come in
+ * the order of the previous message of the kind (d->order): those are checked one word each; from
+ * the first other key on, each key is read and looked up, a repeat being a miss (the general path
+ * reports it; "e" counts as seen from the start), and the new order is learnt. */
+static size_t fast_fields(stream_decoder *d, const ftable *t, ev *e, size_t i, int depth)
+{
+    size_t n;
+    const unsigned char *b = jscan_input(&d->js, &n);
+    fast_order *o = &d->order[t->kind];
+    size_t k = fast_follow(d, t, o, e, &i, depth + 1);
+    if (i == 0)
+        return 0;
+    if (k == o->n && k > 0 && i < n && b[i] == '}')
+        return i + 1; /* the same keys as a message already taken: all required ones there */
+    /* The order changes from step k on: it is no order until this message is taken whole, so that
+     * a message that stops half-way leaves no mixture of two messages' keys behind. */
+    o->n = 0;
+    uint64_t ids[3] = { 0, 0, 0 }; /* key ids seen: K_IDS <= 192 */
+    ids['e' >> 6] = 1ull << ('e' & 63);
+    uint32_t seen = 0;
+    for (size_t j = 0; j < k; j++) {
+        unsigned id = o->step[j].id;
+        ids[id >> 6] |= 1ull << (id & 63);
+        seen |= 1u << t->f[id].bit;
+    }
+    for (; i < n && b[i] == ','; k++) {
+        size_t at = i++;
+        unsigned id = fast_key(b, &i, n);
+        if (id >= K_IDS || (ids[id >> 6] & 1ull << (id & 63)))
+            return 0;
+        ids[id >> 6] |= 1ull << (id & 63);
+        seen |= 1u << t->f[id].bit;
+        fast_learn(o, k, b, at, i - at, id);
+        if ((i = fast_value(d, &t->f[id], e, i, depth + 1)) == 0)
+            return 0;
+    }
+    if (i >= n || b[i] != '}' || (seen & t->required) != t->required)
+        return 0;
+    o->n = (uint8_t)(k <= FAST_STEPS ? k : 0);
+    return i + 1;
+}
+
+/* A bookTicker's number s, a slice of the input with 16 bytes readable, shaped like
+ * [0-9]+(\.[0-9]+)? with at most 8 digits: true with its digits word (dec.h, the point squeezed
+ * out) and its fraction digits. Only the point is looked for here (the lowest '.' of the first
+ * word); a byte that is not a digit shows in the word, which dec_digits_value2() checks. */
+static inline bool fast_num_word(bf_str s, const unsigned char *b, size_t n, uint64_t *w,
+                                 uint8_t *d)
+{
+#if defined(DEC_HAVE_SSE2)
+    if (n - (size_t)((const unsigned char *)s.p - b) < 16 || s.n - 1 >= 9u)
+        return false;
+    uint64_t lo, x;
+    memcpy(&lo, s.p, 8);
+    x = lo ^ 0x2E2E2E2E2E2E2E2Eull;
+    x = (x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull;
+    unsigned k = x ? (unsigned)__builtin_ctzll(x) >> 3 : 8;
+    if (k >= s.n)
+        k = 8; /* no point in the string */
+    else if (k == 0 || k == s.n - 1)
+        return false;
+    unsigned digits = s.n - (k != 8);
+    if (digits > 8)
+        return false;
+    *w = dec_digits_word(s.p, digits, k);
+    *d = (uint8_t)(k != 8 ? s.n - 1 - k : 0);
+    return true;
+#else
+    (void)s, (void)b, (void)n, (void)w, (void)d;
+    return false;
+#endif
+}
+
+/* A bookTicker side's price and quantity pre-parsed while they are in cache (ev_num): both digits
+ * words converted together when both are in the usual form (what the level reader does), else
+ * each through jscan_preparse(). */
+static inline __attribute__((always_inline)) void
+fast_num_pair(ev_num *px, bf_str spx, ev_num *qty, bf_str sqty, const unsigned char *b, size_t n)
+{
+    uint64_t wp, wq, vp, vq;
+    if (fast_num_word(spx, b, n, &wp, &px->d) && fast_num_word(sqty, b, n, &wq, &qty->d) &&
+        dec_digits_value2(wp, wq, &vp, &vq)) {
+        px->m = (int64_t)vp;
+        qty->m = (int64_t)vq;
+        px->pre = qty->pre = true;
+        return;
+    }
+    px->pre = jscan_preparse(spx.p, spx.n, n - (size_t)((const unsigned char *)spx.p - b), &px->m,
+                             &px->d);
+    qty->pre = jscan_preparse(sqty.p, sqty.n, n - (size_t)((const unsigned char *)sqty.p - b),
+                              &qty->m, &qty->d);
+}
+
+static void fast_bt_numbers(stream_decoder *d, ev_book_ticker *t)
+{
+    size_t n;
+    const unsigned char *b = jscan_input(&d->js, &n);
+    fast_num_pair(&t->bid_px_n, t->bid_px, &t->bid_qty_n, t->bid_qty, b, n);
+    fast_num_pair(&t->ask_px_n, t->ask_px, &t->ask_qty_n, t->ask_qty, b, n);
+}
+
+/* What the general path's memset of the kind's size clears and a message taken by fast_fields()
+ * may leave unwritten: the optional fields (every required one is written, or the message is not
+ * taken; fast_bt_numbers() writes a bookTicker's numbers). The two commonest kinds field by field,
+ * as a memset of their size is a slow `rep stos` here; the others whole. */
+static inline void fast_clear(const ftable *t, ev *e)
+{
+    if (t == &t_bt) {
+        e->u.bt.pair = (bf_str){ NULL, 0 };
+        e->u.bt.E = e->u.bt.T = 0;
+    } else if (t == &t_agg) {
+        e->u.agg.nq = (bf_str){ NULL, 0 };
+    } else {
+        memset(&e->u, 0, t->usize);
+    }
+}
+
+/* The kinds fast_fields() can read whole (the others have nested objects). */
+static const ftable *fast_table(bf_str kind)
+{
+    /* The two commonest kinds first, compared inline. */
+    if (kind.n == 10 && memcmp(kind.p, "bookTicker", 10) == 0)
+        return &t_bt;
+    if (kind.n == 8 && memcmp(kind.p, "aggTrade", 8) == 0)
+        return &t_agg;
+    const ftable *t = table_for_name(kind);
+    return t == &t_kline || t == &t_force ? NULL : t;
+}
+
+/* {"e":"<kind>",...} at b[i] at `depth`: the index after it, 0 when it does not fit. */
+static size_t fast_message(stream_decoder *d, ev *e, size_t i, int depth)
+{
+    size_t n;
+    const unsigned char *b = jscan_input(&d->js, &n);
+    if (n - i < 8 || memcmp(b + i, "{\"e\":", 5) != 0)
+        return 0;
+    bf_str kind;
+    i = fast_str(b, i + 5, n, &kind);
+    const ftable *t = i ? fast_table(kind) : NULL;
+    if (!t)
+        return 0;
+    ev_clear(e);
+    e->kind = t->kind;
+    fast_clear(t, e);
+    i = fast_fields(d, t, e, i, depth);
+    if (i && t == &t_bt)
+        fast_bt_numbers(d, &e->u.bt);
+    else if (i && t == &t_depth)
+        e->u.depth.partial = partial_stream(d->stream);
+    return i;
+}
+
+/* The whole document in the fast shape: 0 with the message decoded, FAST_MISS otherwise. */
+static int fast_doc(stream_decoder *d)
+{
+    size_t n;
+    const unsigned char *b = jscan_input(&d->js, &n);
+    static const char head[] = "{\"stream\":", mid[] = ",\"data\":";
+    size_t i = 0;
+    int depth = 1;
+    bool wrapped = n > sizeof head && memcmp(b, head, sizeof head - 1) == 0;
+    if (wrapped) {
+        i = fast_str32(b, sizeof head - 1, n, &d->stream);
+        if (!i || n - i < sizeof mid || memcmp(b + i, mid, sizeof mid - 1) != 0)
+            return FAST_MISS;
+        i += sizeof mid - 1;
+        depth = 2;
+    }
+    i = fast_message(d, &d->events[0], i, depth);
+    if (!i || (wrapped && (i >= n || b[i++] != '}')))
+        return FAST_MISS;
+    jscan_seek(&d->js, i);
+    if (jscan_expect_end(&d->js) < 0)
+        return FAST_MISS;
+    d->nevents = 1;
+    return 0;
+}
+
 /* ---- API ---- */
 
 stream_decoder *stream_decoder_create(const stream_limits *lim)
@@ -774,8 +1253,14 @@ int stream_decode(stream_decoder *d, const char *buf, size_t len, stream_msg *ou
     d->nevents = d->lv.n = 0;
     d->stream = (bf_str){ NULL, 0 };
     int rc = jscan_begin(&d->js, buf, len);
-    if (rc == 0)
-        rc = decode_doc(d);
+    if (rc == 0 && fast_doc(d) == FAST_MISS) {
+        /* From the start again: forget what the fast path decoded and any error it met. */
+        d->nevents = d->lv.n = 0;
+        d->stream = (bf_str){ NULL, 0 };
+        rc = jscan_begin(&d->js, buf, len);
+        if (rc == 0)
+            rc = decode_doc(d);
+    }
     rc = jscan_result(&d->js, rc);
     if (rc < 0)
         return rc;

@@ -9,7 +9,9 @@
  * so malformed or truncated input is rejected with a BF_E* code and never read past `len`. Valid
  * JSON that is not a known message type is BF_EUNSUPPORTED. All buffers are allocated at create
  * time (the scratch for unescaped strings grows only when an escaped string is bigger than any
- * before). A decoder belongs to one thread; its results stay valid until its next call.
+ * before). A decoder belongs to one thread; its results stay valid until its next call. It also
+ * remembers the key order of the last message of each kind, for its fast path (docs/decoder.md):
+ * a hint for speed only, which never changes a result.
  */
 #ifndef BF_STREAM_H
 #define BF_STREAM_H

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -28,6 +29,9 @@
 
 #define READ_CHUNK ((size_t)1 << 16)
 #define IN_CAP     ((size_t)1 << 16)
+/* Mapped files: pages are populated this far ahead of the cursor, a quarter of it at a time (a
+ * few big steps cost less than many small ones; the whole file at once would hold a huge one). */
+#define MAP_AHEAD ((size_t)64 << 20)
 
 typedef enum src_kind { SRC_PLAIN, SRC_GZIP, SRC_ZSTD } src_kind;
 
@@ -50,7 +54,9 @@ struct recfmt_reader {
     size_t scan; /* bytes in [pos, scan) are known to hold no newline */
     size_t max_line;
     uint64_t line_no;
-    bool eof;      /* the source reported the end (clean, torn or damaged) */
+    const char *map; /* a plain regular file mapped whole (recfmt_config.in_place), or NULL */
+    size_t map_len, map_pos, map_ready; /* its size, the cursor, populated up to here */
+    bool eof;                           /* the source reported the end (clean, torn or damaged) */
     bool skipping; /* inside a line longer than max_line: drop bytes up to its newline */
     int damage;    /* BF_ECORRUPT / BF_EIO from the source, reported once the buffer drains */
     int fatal;     /* sticky result once the file cannot be read further */
@@ -60,6 +66,8 @@ struct recfmt_reader {
 };
 
 static void set_error(recfmt_reader *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void map_file(recfmt_reader *r);
+static void unmap_file(recfmt_reader *r);
 
 static void set_error(recfmt_reader *r, const char *fmt, ...)
 {
@@ -146,6 +154,8 @@ int recfmt_open(const char *path, const recfmt_config *cfg, recfmt_reader **out,
         recfmt_close(r);
         return BF_EIO;
     }
+    if (cfg && cfg->in_place)
+        map_file(r);
     *out = r;
     return 0;
 }
@@ -158,6 +168,7 @@ void recfmt_close(recfmt_reader *r)
         inflateEnd(&r->z);
     if (r->zd)
         ZSTD_freeDStream(r->zd);
+    unmap_file(r);
     close(r->fd);
     memacct_add(MEM_OTHER, -(int64_t)(r->cap + IN_CAP));
     free(r->in);
@@ -212,8 +223,9 @@ static long damaged(recfmt_reader *r, const char *what)
 
 static long plain_read(recfmt_reader *r, unsigned char *dst, size_t cap)
 {
-    if (r->in_pos == r->in_len && !r->in_eof && cap >= IN_CAP) {
-        /* Straight into the line buffer: no second copy of every byte. */
+    if (r->in_pos == r->in_len && !r->in_eof) {
+        /* Straight into the line buffer (make_room() leaves at least half a chunk): no second copy
+         * of every byte. */
         for (;;) {
             ssize_t n = read(r->fd, dst, cap);
             if (n < 0 && errno == EINTR)
@@ -330,15 +342,58 @@ static void fill(recfmt_reader *r)
 
 enum { LINE_BLANK = 2 };
 
-/* Parse "<digits> <json>" in p[0..n); p[n] is writable. 1, LINE_BLANK, or BF_ESYNTAX. */
-static int parse_line(recfmt_reader *r, char *p, size_t n, recfmt_line *out)
+/* True when all 8 bytes of v are ASCII digits. */
+static inline bool eight_digits(uint64_t v)
+{
+    return ((v & 0xF0F0F0F0F0F0F0F0ull) |
+            (((v + 0x0606060606060606ull) & 0xF0F0F0F0F0F0F0F0ull) >> 4)) == 0x3333333333333333ull;
+}
+
+/* The value of 8 ASCII digits loaded little-endian (first digit in the low byte). */
+static inline uint64_t eight_value(uint64_t v)
+{
+    v -= 0x3030303030303030ull;
+    v = (v * 10 + (v >> 8)) & 0x00FF00FF00FF00FFull;
+    v = (v * 100 + (v >> 16)) & 0x0000FFFF0000FFFFull;
+    return (v * 10000 + (v >> 32)) & 0xFFFFFFFFull;
+}
+
+/* The usual timestamp, 16 to 19 digits then a space (nanoseconds since 1970: 19), in two 8-digit
+ * words and at most three more digits, which cannot overflow 64 bits: its length, or 0 for
+ * anything else (parse_line() then reads it digit by digit and says what is wrong). */
+static size_t quick_timestamp(const char *p, size_t n, uint64_t *ts)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t w1, w2;
+    if (n < 20)
+        return 0;
+    memcpy(&w1, p, 8);
+    memcpy(&w2, p + 8, 8);
+    if (!eight_digits(w1) || !eight_digits(w2))
+        return 0;
+    uint64_t v = eight_value(w1) * 100000000 + eight_value(w2);
+    size_t i = 16;
+    for (; i < 19 && p[i] >= '0' && p[i] <= '9'; i++)
+        v = v * 10 + (uint64_t)(p[i] - '0');
+    if (p[i] != ' ' || v > (uint64_t)INT64_MAX)
+        return 0;
+    *ts = v;
+    return i;
+#else
+    (void)p, (void)n, (void)ts;
+    return 0;
+#endif
+}
+
+/* Parse "<digits> <json>" in p[0..n). 1, LINE_BLANK, or BF_ESYNTAX. */
+static int parse_line(recfmt_reader *r, const char *p, size_t n, recfmt_line *out)
 {
     if (n > 0 && p[n - 1] == '\r')
         n--;
     if (n == 0)
         return LINE_BLANK;
-    size_t i = 0;
     uint64_t ts = 0;
+    size_t i = quick_timestamp(p, n, &ts); /* 0: the loop below reads it (it stops at once else) */
     for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
         unsigned d = (unsigned)(p[i] - '0');
         if (ts > ((uint64_t)INT64_MAX - d) / 10) {
@@ -365,7 +420,6 @@ static int parse_line(recfmt_reader *r, char *p, size_t n, recfmt_line *out)
         set_error(r, "line %llu: nothing after the timestamp", (unsigned long long)r->line_no);
         return BF_ESYNTAX;
     }
-    p[n] = '\0';
     out->recv_ns = (int64_t)ts;
     out->json = p + i;
     out->len = n - i;
@@ -373,22 +427,31 @@ static int parse_line(recfmt_reader *r, char *p, size_t n, recfmt_line *out)
     return 1;
 }
 
-/* One complete line buf[start, end): deliver, skip or report it. */
-static int take_line(recfmt_reader *r, size_t start, size_t end, recfmt_line *out)
+/* One complete line p[0, n): deliver, skip or report it. */
+static int take_bytes(recfmt_reader *r, const char *p, size_t n, recfmt_line *out)
 {
     r->line_no++;
-    if (r->skipping || end - start > r->max_line) {
+    if (r->skipping || n > r->max_line) {
         r->skipping = false;
         r->st.too_long++;
         set_error(r, "line %llu: longer than %zu bytes, skipped", (unsigned long long)r->line_no,
                   r->max_line);
         return BF_ETOOBIG;
     }
-    int rc = parse_line(r, r->buf + start, end - start, out);
+    int rc = parse_line(r, p, n, out);
     if (rc == 1)
         r->st.lines++;
     else if (rc == BF_ESYNTAX)
         r->st.bad_lines++;
+    return rc;
+}
+
+/* One complete line buf[start, end), NUL-terminated in place when it is delivered. */
+static int take_line(recfmt_reader *r, size_t start, size_t end, recfmt_line *out)
+{
+    int rc = take_bytes(r, r->buf + start, end - start, out);
+    if (rc == 1)
+        r->buf[out->json - r->buf + out->len] = '\0';
     return rc;
 }
 
@@ -444,8 +507,105 @@ static int at_end(recfmt_reader *r, recfmt_line *out)
     return take_line(r, start, r->len, out);
 }
 
+/* ---- mapped plain files ---- */
+
+/* Map a plain regular file whole (recfmt_config.in_place), so that its lines are handed out where
+ * they lie instead of being copied twice (by read(), then out of the buffer). Any failure leaves
+ * the reader on read(): mapping is only a faster way to the same lines. The bytes start_source()
+ * already read are read again from the map; the file offset no longer matters until the map ends. */
+static void map_file(recfmt_reader *r)
+{
+    struct stat sb;
+    if (r->kind != SRC_PLAIN || fstat(r->fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size <= 0 ||
+        (off_t)(size_t)sb.st_size != sb.st_size)
+        return;
+    void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, r->fd, 0);
+    if (m == MAP_FAILED)
+        return;
+    r->map = m;
+    r->map_len = (size_t)sb.st_size;
+}
+
+static void unmap_file(recfmt_reader *r)
+{
+    if (r->map)
+        munmap((void *)(uintptr_t)r->map, r->map_len);
+    r->map = NULL;
+}
+
+/* Fault the pages in ahead of the cursor, a step at a time, where page faults one by one would
+ * cost more than the copy that mapping saves (MADV_POPULATE_READ; without it, faults do it). */
+static void map_populate(recfmt_reader *r)
+{
+#ifdef MADV_POPULATE_READ
+    while (r->map_ready < r->map_len && r->map_ready - r->map_pos < MAP_AHEAD) {
+        size_t page = (size_t)sysconf(_SC_PAGESIZE), at = r->map_ready & ~(page - 1);
+        size_t len = r->map_len - at < MAP_AHEAD / 4 ? r->map_len - at : MAP_AHEAD / 4;
+        if (madvise((void *)(uintptr_t)(r->map + at), len, MADV_POPULATE_READ) != 0 &&
+            errno == EFAULT) {
+            /* The file is shorter than when it was mapped: touching those pages would raise
+             * SIGBUS. Read no further than what is still there, then end with the damage. */
+            r->map_len = at;
+            r->damage = BF_EIO;
+            snprintf(r->damage_why, sizeof r->damage_why,
+                     "the file was cut shorter while being read (at byte %zu)", at);
+            break;
+        }
+        r->map_ready = at + len;
+    }
+#else
+    r->map_ready = r->map_len;
+#endif
+}
+
+/* The map is used up: what is left of it (a last line without its newline) goes to the buffer,
+ * and reading goes on with read() from the end of the map (a file that grew since it was opened
+ * is read to its new end). */
+static void map_done(recfmt_reader *r)
+{
+    size_t left = r->map_len - r->map_pos;
+    r->pos = r->scan = 0;
+    r->len = 0;
+    r->st.bytes_read += left;
+    if (left > r->max_line) { /* too long to keep, as the buffer would have found */
+        r->skipping = true;
+        left = 0;
+    } else if (left + 1 > r->cap) {
+        size_t want = left + READ_CHUNK + 1;
+        r->buf = xrealloc(r->buf, want);
+        memacct_add(MEM_OTHER, (int64_t)(want - r->cap));
+        r->cap = want;
+    }
+    memcpy(r->buf, r->map + r->map_pos, left);
+    r->len = left;
+    r->in_pos = r->in_len = 0;
+    r->in_eof = lseek(r->fd, (off_t)r->map_len, SEEK_SET) < 0;
+    unmap_file(r);
+}
+
+/* recfmt_next() while the file is mapped: 1, a per-line error, or LINE_BLANK (read on). */
+static int map_next(recfmt_reader *r, recfmt_line *out)
+{
+    map_populate(r);
+    const char *p = r->map + r->map_pos;
+    const char *nl = memchr(p, '\n', r->map_len - r->map_pos);
+    if (!nl) {
+        map_done(r);
+        return LINE_BLANK;
+    }
+    size_t n = (size_t)(nl - p);
+    r->map_pos += n + 1;
+    r->st.bytes_read += n + 1;
+    return take_bytes(r, p, n, out);
+}
+
 int recfmt_next(recfmt_reader *r, recfmt_line *out)
 {
+    while (r->map) {
+        int rc = map_next(r, out);
+        if (rc != LINE_BLANK)
+            return rc;
+    }
     for (;;) {
         if (r->fatal)
             return r->fatal;

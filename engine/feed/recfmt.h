@@ -39,11 +39,17 @@ typedef struct recfmt_reader recfmt_reader;
 
 typedef struct recfmt_config {
     size_t max_line; /* longest accepted line in bytes, newline excluded; 0 = default */
+    /* Lines may be handed out where they lie, without a NUL after them: recfmt_line.json[len] is
+     * then the line's CR or newline, or past the end of the file. This lets a plain regular file
+     * be mapped instead of read (no copy of its bytes; the same lines, numbers and errors). A
+     * mapped file cut shorter while it is being read raises SIGBUS, as with any mapping: use it
+     * for recordings that are only appended to (bfmon's) or finished. */
+    bool in_place;
 } recfmt_config;
 
 typedef struct recfmt_line {
     int64_t recv_ns;  /* the line's timestamp */
-    const char *json; /* the message, NUL-terminated (CR and newline stripped) */
+    const char *json; /* the message, NUL-terminated (CR and newline stripped) unless in_place */
     size_t len;       /* bytes of json */
     uint64_t line_no; /* 1-based line number in the (decompressed) file */
 } recfmt_line;

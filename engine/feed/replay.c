@@ -23,6 +23,16 @@
 #include "util/probe.h"
 #include "util/xalloc.h"
 
+/* What find_n() compares first: the name's length and its first 8 bytes in one word. */
+typedef struct market_key {
+    uint64_t head;
+    size_t n;
+} market_key;
+
+#ifndef REPLAY_BOOK_WINDOW
+#define REPLAY_BOOK_WINDOW 65536u
+#endif
+
 struct replay {
     symtab *syms;        /* NULL without exchangeInfo */
     bool syms_from_file; /* --exchange-info: header lines do not replace it */
@@ -31,6 +41,7 @@ struct replay {
     probe_set *probes; /* NULL unless asked for */
     probe *p_decode, *p_apply;
     market **markets;
+    market_key *keys; /* keys[i] finds markets[i] */
     size_t nmarkets, cap_markets;
     char **files;
     size_t nfiles;
@@ -143,6 +154,7 @@ void replay_destroy(replay *r)
     for (size_t i = 0; i < r->nmarkets; i++)
         market_destroy(r->markets[i]);
     free(r->markets);
+    free(r->keys);
     for (size_t i = 0; i < r->nfiles; i++)
         free(r->files[i]);
     free(r->files);
@@ -157,11 +169,33 @@ void replay_destroy(replay *r)
 
 /* ---- markets ------------------------------------------------------------------------------ */
 
+/* Up to 8 bytes, exact for the name's length: two overlapping 4-byte loads from 4 to 8 bytes
+ * (every symbol but a few), one whole word from 8 on, bytes below 4. */
+static market_key key_of(const char *name, size_t n)
+{
+    market_key k = { 0, n };
+    if (n >= 8) {
+        memcpy(&k.head, name, 8);
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, name, 4);
+        memcpy(&b, name + n - 4, 4);
+        k.head = a | (uint64_t)b << 32;
+    } else {
+        for (size_t i = 0; i < n; i++)
+            k.head |= (uint64_t)(unsigned char)name[i] << (8 * i);
+    }
+    return k;
+}
+
+/* Every event looks its market up: one word and a length decide nearly always. */
 static market *find_n(const replay *r, const char *name, size_t n)
 {
+    market_key k = key_of(name, n);
     for (size_t i = 0; i < r->nmarkets; i++) {
-        const char *s = market_symbol(r->markets[i]);
-        if (s[0] == name[0] && strncmp(s, name, n) == 0 && s[n] == '\0')
+        if (r->keys[i].head != k.head || r->keys[i].n != n)
+            continue;
+        if (n <= 8 || memcmp(market_symbol(r->markets[i]) + 8, name + 8, n - 8) == 0)
             return r->markets[i];
     }
     return NULL;
@@ -172,14 +206,23 @@ static market *market_for(replay *r, const char *name, size_t n)
     market *m = find_n(r, name, n);
     if (m)
         return m;
+    /* A name cut at a NUL byte names the market of its first part, as its symbol is kept. */
+    if (memchr(name, '\0', n) && (m = find_n(r, name, strlen(name))) != NULL)
+        return m;
     char sym[SYM_NAME_MAX];
     snprintf(sym, sizeof sym, "%.*s", (int)n, name);
-    market_config cfg = { .info = r->syms ? symtab_find(r->syms, sym, strlen(sym)) : NULL };
+    /* Recordings hold whole snapshots (1000 levels a side), far wider than the live default
+     * window: a wider ladder keeps their levels out of the book's sorted overflow array. */
+    static const book_config wide = { .window_ticks = REPLAY_BOOK_WINDOW };
+    market_config cfg = { .info = r->syms ? symtab_find(r->syms, sym, strlen(sym)) : NULL,
+                          .book = &wide };
     m = market_create(sym, &cfg);
     if (r->nmarkets == r->cap_markets) {
         r->cap_markets = r->cap_markets ? r->cap_markets * 2 : 8;
         r->markets = xreallocarray(r->markets, r->cap_markets, sizeof *r->markets);
+        r->keys = xreallocarray(r->keys, r->cap_markets, sizeof *r->keys);
     }
+    r->keys[r->nmarkets] = key_of(market_symbol(m), strlen(market_symbol(m)));
     r->markets[r->nmarkets++] = m;
     return m;
 }
@@ -366,7 +409,7 @@ static void note_torn_tail(replay *r, recfmt_reader *rd)
 
 int replay_file(replay *r, const char *path)
 {
-    recfmt_config cfg = { .max_line = r->max_line };
+    recfmt_config cfg = { .max_line = r->max_line, .in_place = true }; /* lengths suffice here */
     recfmt_reader *rd = NULL;
     char why[256];
     int rc = recfmt_open(path, &cfg, &rd, why, sizeof why);

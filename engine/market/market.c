@@ -41,7 +41,8 @@ typedef struct ring {
 } ring;
 
 typedef struct lat_state {
-    hist *pos, *neg; /* magnitudes of non-negative and of negative samples */
+    hist *pos, *neg;  /* magnitudes of non-negative and of negative samples */
+    uint64_t samples; /* in both */
     int64_t min_ns, max_ns;
 } lat_state;
 
@@ -83,21 +84,34 @@ static void ring_init(market *m, ring *r, size_t size, size_t cap)
     account(m, (int64_t)(r->cap * size));
 }
 
+/* Slot of the i-th record (i < cap): head + i < 2 cap, so one compare, not a division (every
+ * bookTicker and every applied diff goes through here several times). */
+static size_t ring_slot(const ring *r, size_t i)
+{
+    size_t k = r->head + i;
+    return k >= r->cap ? k - r->cap : k;
+}
+
 static void *ring_at(const ring *r, size_t i)
 {
-    return (char *)r->slots + ((r->head + i) % r->cap) * r->size;
+    return (char *)r->slots + ring_slot(r, i) * r->size;
 }
 
 static void ring_pop(ring *r)
 {
-    r->head = (r->head + 1) % r->cap;
+    r->head = ring_slot(r, 1);
     r->n--;
 }
 
-/* Append; the caller makes room first when the ring is full. */
+/* Append; the caller makes room first when the ring is full. Both record types are of one size,
+ * which the compiler then copies inline. */
 static void ring_push(ring *r, const void *rec)
 {
-    memcpy((char *)r->slots + ((r->head + r->n) % r->cap) * r->size, rec, r->size);
+    void *dst = (char *)r->slots + ring_slot(r, r->n) * r->size;
+    if (r->size == sizeof(bt_entry))
+        memcpy(dst, rec, sizeof(bt_entry));
+    else
+        memcpy(dst, rec, r->size);
     r->n++;
 }
 
@@ -222,13 +236,15 @@ static book_level *scratch_for(market *m, int side, size_t n)
     return m->scratch[side];
 }
 
-static int parse_pair(const market *m, bf_str px, bf_str qty, book_level *out)
+/* A bookTicker side, from the decoder's pre-parsed numbers when it left some (ev_num). */
+static int parse_pair(const market *m, bf_str px, const ev_num *pxn, bf_str qty, const ev_num *qtyn,
+                      book_level *out)
 {
     if (!px.p || !qty.p)
         return BF_EMISSING;
-    int rc = dec_parse(px.p, px.n, &m->px, &out->px);
+    int rc = ev_num_value(pxn, px, &m->px, &out->px);
     if (rc == 0)
-        rc = dec_parse(qty.p, qty.n, &m->qty, &out->qty);
+        rc = ev_num_value(qtyn, qty, &m->qty, &out->qty);
     return rc;
 }
 
@@ -282,7 +298,7 @@ static void record_latency(market *m, int64_t recv_ns, int64_t E_ms)
         hist_record(m->lat.pos, (uint64_t)d);
     else
         hist_record(m->lat.neg, (uint64_t)0 - (uint64_t)d);
-    bool first = hist_count(m->lat.pos) + hist_count(m->lat.neg) == 1;
+    bool first = ++m->lat.samples == 1;
     if (first || d < m->lat.min_ns)
         m->lat.min_ns = d;
     if (first || d > m->lat.max_ns)
@@ -498,9 +514,9 @@ static int on_book_ticker(market *m, const ev *e, const ev_level *lv)
     bt_entry be = { .id = t->u };
     be.top.has_bid = be.top.has_ask = true;
     if (rc == 0)
-        rc = parse_pair(m, t->bid_px, t->bid_qty, &be.top.bid);
+        rc = parse_pair(m, t->bid_px, &t->bid_px_n, t->bid_qty, &t->bid_qty_n, &be.top.bid);
     if (rc == 0)
-        rc = parse_pair(m, t->ask_px, t->ask_qty, &be.top.ask);
+        rc = parse_pair(m, t->ask_px, &t->ask_px_n, t->ask_qty, &t->ask_qty_n, &be.top.ask);
     if (rc < 0) {
         m->c.convert_errors++;
         return rc;

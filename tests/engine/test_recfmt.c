@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -579,5 +580,192 @@ Test(recfmt, missing_file)
     cr_assert_eq(recfmt_open(tmpdir, NULL, &r, why, sizeof why), BF_EIO, "a directory");
     cr_assert_null(r);
     cr_assert_str_eq(why, "Is a directory");
+    free(p);
+}
+
+/* Timestamps of 16 to 19 digits are read a word at a time; the edges of that path (the int64
+ * limit, one digit more, a non-digit or a tab right after the digits, fewer digits) give what the
+ * digit-by-digit reading gives. */
+Test(recfmt, long_timestamps_at_the_edges)
+{
+    static const char d[] = "9223372036854775807 {\"max\":1}\n"
+                            "9223372036854775808 {}\n"
+                            "10000000000000000000 {}\n"
+                            "1723161255030314667x {}\n"
+                            "1723161255030314667\t{}\n"
+                            "172316125503031466 {\"d\":18}\n"
+                            "17231612550303146 {\"d\":17}\n"
+                            "1723161255030314 {\"d\":16}\n"
+                            "172316125503031 {\"d\":15}\n"
+                            "0000000000000000007 {\"zeros\":1}\n"
+                            "17231612550a0314667 {}\n"
+                            "1723161255030314667   {\"spaces\":1}\n"
+                            "1723161255030314667";
+    char *p = write_plain("ts.txt", d, sizeof d - 1);
+    recfmt_reader *r = open_ok(p, 0);
+    expect_line(r, INT64_MAX, "{\"max\":1}", 1);
+    expect_bad(r, "out of range", "line 2");
+    expect_bad(r, "out of range", "line 3");
+    expect_bad(r, "non-digit", "line 4");
+    expect_bad(r, "non-digit", "line 5");
+    expect_line(r, 172316125503031466, "{\"d\":18}", 6);
+    expect_line(r, 17231612550303146, "{\"d\":17}", 7);
+    expect_line(r, 1723161255030314, "{\"d\":16}", 8);
+    expect_line(r, 172316125503031, "{\"d\":15}", 9);
+    expect_line(r, 7, "{\"zeros\":1}", 10);
+    expect_bad(r, "non-digit", "line 11");
+    expect_line(r, 1723161255030314667, "{\"spaces\":1}", 12);
+    expect_bad(r, "no space", "line 13");
+    recfmt_line l;
+    cr_assert_eq(recfmt_next(r, &l), 0);
+    recfmt_close(r);
+    free(p);
+}
+
+/* ---- in_place: plain files mapped, lines handed out where they lie ---- */
+
+/* Every result of reading path to its end with cfg, one per line of text: the code, then the
+ * line (timestamp, line number, message by its length) or the error sentence. */
+static char *all_results(const char *path, const recfmt_config *cfg)
+{
+    recfmt_reader *r = NULL;
+    char why[128];
+    cr_assert_eq(recfmt_open(path, cfg, &r, why, sizeof why), 0, "%s", why);
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    recfmt_line l;
+    int rc;
+    while ((rc = recfmt_next(r, &l)) != 0) {
+        if (rc == 1)
+            fprintf(f, "1 %lld %llu %.*s\n", (long long)l.recv_ns, (unsigned long long)l.line_no,
+                    (int)l.len, l.json);
+        else
+            fprintf(f, "%d %s\n", rc, recfmt_error(r));
+        if (rc == BF_ECORRUPT || rc == BF_EIO)
+            break;
+    }
+    recfmt_stats st;
+    recfmt_get_stats(r, &st);
+    fprintf(f, "end: %llu lines, %llu bad, %llu long, %llu bytes\n", (unsigned long long)st.lines,
+            (unsigned long long)st.bad_lines, (unsigned long long)st.too_long,
+            (unsigned long long)st.bytes_read);
+    recfmt_close(r);
+    fclose(f);
+    return out;
+}
+
+/* The same lines, numbers, errors and counts whether the file is read or mapped. */
+static void expect_in_place_same(const char *name, const char *data, size_t len, size_t max_line)
+{
+    char *p = write_plain(name, data, len);
+    recfmt_config read_cfg = { .max_line = max_line },
+                  map_cfg = { .max_line = max_line, .in_place = true };
+    char *a = all_results(p, &read_cfg), *b = all_results(p, &map_cfg);
+    cr_assert_str_eq(b, a, "%s", name);
+    free(a);
+    free(b);
+    free(p);
+}
+
+Test(recfmt, in_place_gives_the_same_lines_as_reading)
+{
+    expect_in_place_same("three.txt", three, sizeof three - 1, 0);
+    static const char crlf[] = "1 {\"a\":1}\r\n\r\n\n2 {\"b\":2}\r\n3 {\"c\":3}";
+    expect_in_place_same("crlf.txt", crlf, sizeof crlf - 1, 0);
+    static const char bad[] = "abc {}\n12x45 {}\n123456\n {}\n77 \n99999999999999999999 {}\n"
+                              "42 {\"ok\":true}\n\n";
+    expect_in_place_same("bad.txt", bad, sizeof bad - 1, 0);
+    static const char lng[] = "1 \"0123456789abcdef\"\n2 \"x\"\n3 \"0123456789abcdefg\"\n"
+                              "4 \"y\"\n5 \"0123456789abcdefghij\"";
+    expect_in_place_same("long.txt", lng, sizeof lng - 1, 18);
+    expect_in_place_same("long_last.txt", lng, sizeof lng - 1, 20);
+    expect_in_place_same("one_byte.txt", "\n", 1, 0);
+    /* Far more than one read chunk, with lines of every length up to 3000 bytes. */
+    size_t cap = (size_t)5 << 20, n = 0;
+    char *big = malloc(cap);
+    cr_assert_not_null(big);
+    for (int i = 0; n + 4096 < cap; i++) {
+        n += (size_t)snprintf(big + n, 64, "%lld \"", 1700000000000000000LL + i);
+        size_t k = (size_t)(i * 7919) % 3000;
+        memset(big + n, 'x', k);
+        memcpy(big + n + k, "\"\n", 2);
+        n += k + 2;
+    }
+    expect_in_place_same("big.txt", big, n, 0);
+    free(big);
+}
+
+/* expect_line() for a line that may lack its NUL (in_place). */
+static void expect_line_n(recfmt_reader *r, int64_t ts, const char *json, uint64_t line_no)
+{
+    recfmt_line l;
+    int rc = recfmt_next(r, &l);
+    cr_assert_eq(rc, 1, "expected line %llu, got %d (%s)", (unsigned long long)line_no, rc,
+                 recfmt_error(r));
+    cr_assert_eq(l.recv_ns, ts);
+    cr_assert(l.len == strlen(json) && memcmp(l.json, json, l.len) == 0, "got %.*s", (int)l.len,
+              l.json);
+    cr_assert_eq(l.line_no, line_no);
+}
+
+/* A file that grows while it is being read (a recording still being written): the lines written
+ * after it was opened are read too, the one cut at the end of the mapping included. */
+Test(recfmt, in_place_reads_what_is_appended_after_the_open)
+{
+    char *p = write_plain("grow.txt", "1 {\"a\":1}\n2 {\"b\"", 16);
+    recfmt_config cfg = { .in_place = true };
+    recfmt_reader *r = NULL;
+    char why[128];
+    cr_assert_eq(recfmt_open(p, &cfg, &r, why, sizeof why), 0, "%s", why);
+    expect_line_n(r, 1, "{\"a\":1}", 1);
+    FILE *f = fopen(p, "ab");
+    cr_assert_not_null(f);
+    fputs(":2}\n3 {\"c\":3}\n", f);
+    fclose(f);
+    expect_line_n(r, 2, "{\"b\":2}", 2);
+    expect_line_n(r, 3, "{\"c\":3}", 3);
+    recfmt_line l;
+    cr_assert_eq(recfmt_next(r, &l), 0);
+    recfmt_close(r);
+    free(p);
+}
+
+/* A mapped file cut shorter while it is read: the reader notices before touching the missing pages
+ * (which would raise SIGBUS), hands out the lines it still has, and ends with BF_EIO and a
+ * sentence. 96 MiB of 1 KiB lines; cut to 70 MiB once the first 64 MiB were mapped in. */
+Test(recfmt, in_place_file_cut_shorter_is_an_error_not_a_crash)
+{
+#ifndef MADV_POPULATE_READ
+    cr_skip_test("no MADV_POPULATE_READ: the kernel cannot tell a cut file before SIGBUS");
+#endif
+    enum { LINE = 1024, LINES = 96 * 1024, CUT = 70 << 20 };
+    char *line = malloc(LINE);
+    memset(line, 'x', LINE);
+    memcpy(line, "1000000000 {\"a\":\"", 17);
+    memcpy(line + LINE - 3, "\"}\n", 3);
+    char *p = path_in("cut.txt");
+    FILE *f = fopen(p, "wb");
+    cr_assert(f);
+    for (int i = 0; i < LINES; i++)
+        cr_assert_eq(fwrite(line, 1, LINE, f), (size_t)LINE);
+    fclose(f);
+    recfmt_config cfg = { .in_place = true };
+    recfmt_reader *r = NULL;
+    char why[128];
+    cr_assert_eq(recfmt_open(p, &cfg, &r, why, sizeof why), 0, "%s", why);
+    recfmt_line l;
+    cr_assert_eq(recfmt_next(r, &l), 1);
+    cr_assert_eq(truncate(p, CUT), 0);
+    int rc;
+    uint64_t lines = 1;
+    while ((rc = recfmt_next(r, &l)) == 1)
+        lines++;
+    cr_assert_eq(rc, BF_EIO, "rc %d after %llu lines: %s", rc, (unsigned long long)lines,
+                 recfmt_error(r));
+    cr_expect(strstr(recfmt_error(r), "cut shorter") != NULL, "%s", recfmt_error(r));
+    cr_expect_eq(lines, CUT / LINE, "every whole line before the cut, no more");
+    recfmt_close(r);
+    free(line);
     free(p);
 }

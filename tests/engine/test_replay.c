@@ -827,3 +827,42 @@ Test(replay, dropped_marker_is_a_problem)
     json_decref(rep);
     free(path);
 }
+
+/* Markets are found by the symbol's length and first bytes (then the rest): names that share
+ * prefixes, end alike or differ only past the 8th byte each get their own market, and every
+ * event lands in its own. */
+Test(replay, similar_symbol_names_get_their_own_markets)
+{
+    static const char *const names[] = {
+        "A",         "AB",           "ABC",
+        "ABCD",      "ABCE",         "XBCD",
+        "ABCDUSDT",  "ABCDUSDC",     "ABCDEUSDT",
+        "ABCDFUSDT", "1000PEPEUSDT", "1000PEPEUSDC",
+        "BCDUSDT",   "ABCDE",        "ABCDF",
+        "ABCDXYZ",   "ABCDXYW",      "ABCDEFGHIJKLMNOPQRSTUVWXYZ12345"
+    };
+    size_t ns = sizeof names / sizeof names[0];
+    char *data = NULL;
+    size_t len = 0;
+    for (size_t round = 0; round < ns; round++) /* symbol j gets j + 1 trades, interleaved */
+        for (size_t j = round; j < ns; j++) {
+            char line[512];
+            int n = snprintf(line, sizeof line,
+                             "%zu {\"e\":\"aggTrade\",\"E\":1,\"a\":1,\"s\":\"%s\",\"p\":\"1.5\","
+                             "\"q\":\"2\",\"f\":1,\"l\":1,\"T\":1,\"m\":true}\n",
+                             1000000 + len, names[j]);
+            data = realloc(data, len + (size_t)n);
+            memcpy(data + len, line, (size_t)n);
+            len += (size_t)n;
+        }
+    char *p = path_in("names.txt");
+    write_file(p, data, len);
+    json_t *rep = replay_inproc((const char *const[]){ p }, 1, NULL);
+    json_t *syms = json_object_get(rep, "symbols");
+    cr_assert_eq(json_object_size(syms), ns, "%zu markets", json_object_size(syms));
+    for (size_t j = 0; j < ns; j++)
+        cr_expect_eq(ival(sym(rep, names[j]), "agg_trades"), (long long)j + 1, "%s", names[j]);
+    json_decref(rep);
+    free(p);
+    free(data);
+}

@@ -1006,3 +1006,347 @@ Test(stream, a_level_whose_quantity_lacks_its_closing_quote_is_rejected)
         cr_expect_lt(rc, 0, "accepted: %s", buf);
     }
 }
+
+/* ---- the fast path: one straight pass for the usual shape, the general path for the rest ---- */
+
+#define BT_SIM                                                                                     \
+    "{\"stream\":\"btcusdt@bookTicker\",\"data\":{\"e\":\"bookTicker\",\"u\":1700576482199,"       \
+    "\"s\":\"BTCUSDT\",\"b\":\"61800.00\",\"B\":\"0.746\",\"a\":\"61800.10\",\"A\":\"0.814\","     \
+    "\"T\":1764000000001,\"E\":1764000000002}}"
+#define BT_2026                                                                                    \
+    "{\"stream\":\"btcusdt@bookTicker\",\"data\":{\"e\":\"bookTicker\",\"u\":11730346419457,"      \
+    "\"s\":\"BTCUSDT\",\"ps\":\"BTCUSDT\",\"b\":\"84788.20\",\"B\":\"5.923\",\"a\":\"84788.30\","  \
+    "\"A\":\"2.824\",\"T\":1791091007473,\"E\":1791091007474,\"st\":1}}"
+#define BT_RAW                                                                                     \
+    "{\"e\":\"bookTicker\",\"u\":400900217,\"E\":1568014460893,\"T\":1568014460891,"               \
+    "\"s\":\"BNBUSDT\",\"b\":\"25.35190000\",\"B\":\"31.21000000\",\"a\":\"25.36520000\","         \
+    "\"A\":\"40.66000000\"}"
+#define AGG_NQ                                                                                     \
+    "{\"stream\":\"btcusdt@aggTrade\",\"data\":{\"e\":\"aggTrade\",\"E\":1764000000002,"           \
+    "\"a\":706668,\"s\":\"BTCUSDT\",\"p\":\"61800.10\",\"q\":\"0.097\",\"nq\":\"0.095\","          \
+    "\"f\":1413336,\"l\":1413337,\"T\":1764000000001,\"m\":false}}"
+#define AGG_RAW                                                                                    \
+    "{\"e\":\"aggTrade\",\"E\":1626992741575,\"a\":16599292,\"s\":\"CTKUSDT\",\"p\":\"1.01100\","  \
+    "\"q\":\"10\",\"f\":23961322,\"l\":23961322,\"T\":1626992741421,\"m\":true}"
+#define DEPTH_W                                                                                    \
+    "{\"stream\":\"btcusdt@depth@100ms\",\"data\":{\"e\":\"depthUpdate\",\"E\":1764000000100,"     \
+    "\"T\":1764000000099,\"s\":\"BTCUSDT\",\"U\":1700576482199,\"u\":1700576483435,"               \
+    "\"pu\":1700576482179,\"b\":[[\"61734.80\",\"0.000\"],[\"61735.70\",\"4.455\"]],"              \
+    "\"a\":[[\"61801.00\",\"1.5\"]]}}"
+#define MARK_W                                                                                     \
+    "{\"stream\":\"btcusdt@markPrice@1s\",\"data\":{\"e\":\"markPriceUpdate\",\"E\":"              \
+    "1764000001000,"                                                                               \
+    "\"s\":\"BTCUSDT\",\"p\":\"61798.95331322\",\"ap\":\"61798.95331322\","                        \
+    "\"P\":\"61800.51686081\",\"i\":\"61800.53540090\",\"r\":\"-0.00003050\","                     \
+    "\"T\":1764028800000}}"
+#define TRADE_W                                                                                    \
+    "{\"stream\":\"btcusdt@trade\",\"data\":{\"e\":\"trade\",\"E\":1723161256322,"                 \
+    "\"T\":1723161256322,\"s\":\"BTCUSDT\",\"t\":5266583935,\"p\":\"61800.30\",\"q\":\"0.006\","   \
+    "\"X\":\"MARKET\",\"m\":false}}"
+
+static const char *const fast_shapes[] = { BT_SIM,  BT_2026, BT_RAW, AGG_NQ,
+                                           AGG_RAW, DEPTH_W, MARK_W, TRADE_W };
+
+/* The general path's verdict on s[0..n): the same bytes after a leading space, which the fast
+ * path never takes (it wants '{' first). Same code (the fast path falls back to the general path
+ * from the start), and equal events when accepted. `fast` has just decoded `primer`, so that the
+ * key order it learnt from that message is the one the mutant meets. */
+static void expect_general_verdict(stream_decoder *fast, stream_decoder *gen, const char *primer,
+                                   const char *s, size_t n, const char *what)
+{
+    stream_msg a, b;
+    cr_assert_eq(decn_with(fast, primer, strlen(primer), &a), 0, "%s", primer);
+    char *spaced = malloc(n + 1);
+    cr_assert_not_null(spaced);
+    spaced[0] = ' ';
+    memcpy(spaced + 1, s, n);
+    int ra = decn_with(fast, s, n, &a), rb = decn_with(gen, spaced, n + 1, &b);
+    free(spaced);
+    cr_assert_eq(ra, rb, "%s: fast %d (%s), general %d (%s): %.*s", what, ra,
+                 stream_decoder_error(fast), rb, stream_decoder_error(gen), (int)n, s);
+    cr_assert(ra < 0 || stream_msg_eq(&a, &b), "%s: different events: %.*s", what, (int)n, s);
+}
+
+Test(stream, fast_path_agrees_with_the_general_path_on_every_mutation)
+{
+    static const char repl[] = "\"\\ ,}{[]:09-.ex\x80\x01\x7f";
+    stream_decoder *gen = stream_decoder_create(NULL);
+    char buf[1024];
+    for (size_t k = 0; k < sizeof fast_shapes / sizeof fast_shapes[0]; k++) {
+        const char *msg = fast_shapes[k];
+        size_t n = strlen(msg);
+        cr_assert_lt(n + 1, sizeof buf);
+        expect_general_verdict(D, gen, msg, msg, n, "intact");
+        for (size_t i = 0; i < n; i++) {
+            expect_general_verdict(D, gen, msg, msg, i, "truncated");
+            memcpy(buf, msg, n);
+            for (size_t r = 0; r < sizeof repl - 1; r++) {
+                buf[i] = repl[r];
+                expect_general_verdict(D, gen, msg, buf, n, "replaced");
+            }
+            memcpy(buf, msg, i); /* byte i deleted */
+            memcpy(buf + i, msg + i + 1, n - i - 1);
+            expect_general_verdict(D, gen, msg, buf, n - 1, "deleted");
+            memcpy(buf + i + 1, msg + i, n - i); /* a byte inserted before byte i */
+            for (size_t r = 0; r < sizeof repl - 1; r += 3) {
+                buf[i] = repl[r];
+                expect_general_verdict(D, gen, msg, buf, n + 1, "inserted");
+            }
+        }
+    }
+    stream_decoder_destroy(gen);
+}
+
+/* Every proper prefix is a truncation, with the decoder's key order learnt from the whole message
+ * right before each cut. */
+Test(stream, fast_path_truncation_at_every_byte)
+{
+    for (size_t k = 0; k < sizeof fast_shapes / sizeof fast_shapes[0]; k++) {
+        const char *msg = fast_shapes[k];
+        size_t n = strlen(msg);
+        for (size_t cut = 0; cut < n; cut++) {
+            stream_msg m;
+            cr_assert_eq(dec(msg, &m), 0, "%s: %s", msg, stream_decoder_error(D));
+            int rc = decn(msg, cut, &m);
+            cr_assert_eq(rc, BF_ETRUNC, "cut at %zu of %s: %d %s", cut, msg, rc,
+                         stream_decoder_error(D));
+        }
+    }
+}
+
+static void expect_sim_book_ticker(const stream_msg *m)
+{
+    cr_assert_eq(m->nevents, 1);
+    const ev *e = &m->events[0];
+    cr_assert_eq(e->kind, EV_BOOK_TICKER);
+    cr_expect_eq(e->u.bt.u, 1700576482199);
+    cr_expect_eq(e->u.bt.T, 1764000000001);
+    cr_expect_eq(e->u.bt.E, 1764000000002);
+    cr_expect_eq(e->has, EV_HAS_E | EV_HAS_T);
+    STR(e->u.bt.symbol, "BTCUSDT");
+    STR(e->u.bt.bid_px, "61800.00");
+    STR(e->u.bt.bid_qty, "0.746");
+    STR(e->u.bt.ask_px, "61800.10");
+    STR(e->u.bt.ask_qty, "0.814");
+    cr_expect_null(e->u.bt.pair.p);
+    STR(m->stream, "btcusdt@bookTicker");
+}
+
+/* The decoder learns each kind's key order from its last message: a message in another order
+ * is read all the same, and the old order still works after it. */
+Test(stream, fast_path_follows_any_key_order_with_one_decoder)
+{
+    const char *swapped =
+        "{\"stream\":\"btcusdt@bookTicker\",\"data\":{\"e\":\"bookTicker\",\"E\":1764000000002,"
+        "\"A\":\"0.814\",\"a\":\"61800.10\",\"B\":\"0.746\",\"b\":\"61800.00\",\"s\":\"BTCUSDT\","
+        "\"T\":1764000000001,\"u\":1700576482199}}";
+    const char *order[] = { BT_SIM, swapped, BT_SIM, BT_SIM, swapped, swapped, BT_SIM };
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        stream_msg m;
+        cr_assert_eq(dec(order[i], &m), 0, "%s: %s", order[i], stream_decoder_error(D));
+        expect_sim_book_ticker(&m);
+    }
+}
+
+/* A message without the optional fields of the one before it leaves them cleared. */
+Test(stream, fast_path_optional_fields_do_not_leak_between_messages)
+{
+    stream_msg m;
+    cr_assert_eq(dec(BT_2026, &m), 0);
+    STR(m.events[0].u.bt.pair, "BTCUSDT");
+    cr_expect_eq(m.events[0].has, EV_HAS_E | EV_HAS_T | EV_HAS_ST);
+    cr_expect_eq(m.events[0].st, 1);
+    cr_assert_eq(dec("{\"stream\":\"x@bookTicker\",\"data\":{\"e\":\"bookTicker\",\"u\":7,"
+                     "\"s\":\"X\",\"b\":\"1\",\"B\":\"2\",\"a\":\"3\",\"A\":\"4\"}}",
+                     &m),
+                 0);
+    const ev *e = &m.events[0];
+    cr_expect_null(e->u.bt.pair.p);
+    cr_expect_eq(e->has, 0);
+    cr_expect_eq(e->st, 0);
+    cr_expect_eq(e->u.bt.E, 0);
+    cr_expect_eq(e->u.bt.T, 0);
+    cr_expect_eq(e->u.bt.u, 7);
+    cr_assert_eq(dec(AGG_NQ, &m), 0);
+    STR(m.events[0].u.agg.nq, "0.095");
+    cr_assert_eq(dec(AGG_RAW, &m), 0);
+    cr_expect_null(m.events[0].u.agg.nq.p);
+    cr_expect_eq(m.events[0].u.agg.last_id, 23961322);
+    cr_expect(m.events[0].u.agg.buyer_maker);
+    cr_expect_null(m.stream.p);
+}
+
+/* The comma before the k-th member after "e" (k >= 1) of the object that holds "e" in msg, with
+ * *end where that member ends; NULL when there is no such member. Nesting-aware; the strings of
+ * these messages hold no commas, brackets or escapes. */
+static const char *member_at(const char *msg, size_t k, const char **end)
+{
+    const char *p = strstr(msg, "\"e\":");
+    int nest = 0;
+    size_t seen = 0;
+    for (; *p; p++) {
+        if (*p == '[' || *p == '{')
+            nest++;
+        else if ((*p == ']' || *p == '}') && nest > 0)
+            nest--;
+        else if (*p == '}')
+            return NULL;
+        else if (*p == ',' && nest == 0 && ++seen == k)
+            break;
+    }
+    if (!*p)
+        return NULL;
+    const char *e = p + 1;
+    for (nest = 0; *e && (nest > 0 || (*e != ',' && *e != '}')); e++)
+        nest += *e == '[' ? 1 : *e == ']' ? -1 : 0;
+    *end = e;
+    return p;
+}
+
+/* msg with its k-th member after "e" dropped, or repeated at the end of its object: the length
+ * written to out, 0 when there is no such member. */
+static size_t edit_member(const char *msg, size_t k, bool repeat, char *out)
+{
+    const char *end, *p = member_at(msg, k, &end);
+    if (!p)
+        return 0;
+    size_t n = strlen(msg), a = (size_t)(p - msg), b = (size_t)(end - msg);
+    if (!repeat) {
+        memcpy(out, msg, a);
+        memcpy(out + a, msg + b, n - b);
+        return n - (b - a);
+    }
+    const char *last = end, *next;
+    for (size_t j = k + 1; member_at(msg, j, &next); j++)
+        last = next; /* the end of the object's last member: its '}' */
+    size_t c = (size_t)(last - msg), len = b - a;
+    memcpy(out, msg, c);
+    memcpy(out + c, p, len);
+    memcpy(out + c + len, msg + c, n - c);
+    return n + len;
+}
+
+/* The key of the k-th member after "e" of msg, in key[]. */
+static void member_key(const char *msg, size_t k, char *key, size_t cap)
+{
+    const char *end, *p = member_at(msg, k, &end);
+    const char *q = strchr(p + 2, '"');
+    snprintf(key, cap, "%.*s", (int)(q - p - 2), p + 2);
+}
+
+/* Whether key is required in a message of msg's kind (docs/decoder.md, the field table). */
+static bool required_key(const char *msg, const char *key)
+{
+    static const struct {
+        const char *kind, *keys;
+    } req[] = { { "\"bookTicker\"", " u s b B a A " },
+                { "\"aggTrade\"", " E s a p q f l T m " },
+                { "\"depthUpdate\"", " E s U u b a " },
+                { "\"trade\"", " E T s t p q m " } };
+    char word[24];
+    snprintf(word, sizeof word, " %s ", key);
+    for (size_t i = 0; i < sizeof req / sizeof req[0]; i++)
+        if (strstr(msg, req[i].kind))
+            return strstr(req[i].keys, word) != NULL;
+    cr_assert_fail("no kind in %s", msg);
+    return false;
+}
+
+/* With the order learnt, every field repeated is a duplicate key (and so is a second "e"), every
+ * required one dropped is missing, and every other edit gets the general path's verdict. */
+Test(stream, fast_path_duplicates_and_missing_fields)
+{
+    static const char *const msgs[] = { BT_SIM, BT_2026, AGG_NQ, AGG_RAW, DEPTH_W, TRADE_W };
+    stream_decoder *gen = stream_decoder_create(NULL);
+    char buf[1024], key[16];
+    for (size_t i = 0; i < sizeof msgs / sizeof msgs[0]; i++) {
+        stream_msg m;
+        size_t n;
+        for (size_t k = 1; (n = edit_member(msgs[i], k, true, buf)) != 0; k++) {
+            member_key(msgs[i], k, key, sizeof key);
+            cr_assert_eq(dec(msgs[i], &m), 0);
+            cr_expect_eq(decn(buf, n, &m), BF_EDUP, "%.*s", (int)n, buf);
+            n = edit_member(msgs[i], k, false, buf);
+            expect_general_verdict(D, gen, msgs[i], buf, n, "dropped");
+            cr_assert_eq(dec(msgs[i], &m), 0);
+            int rc = decn(buf, n, &m);
+            if (required_key(msgs[i], key))
+                cr_expect_eq(rc, BF_EMISSING, "without %s: %d", key, rc);
+            else
+                cr_expect_eq(rc, 0, "without %s: %s", key, stream_decoder_error(D));
+        }
+        const char *e = strstr(msgs[i], "\"e\":"), *comma = strchr(e, ',');
+        size_t at = (size_t)(comma - msgs[i]) + 1, elen = (size_t)(comma - e) + 1,
+               len = strlen(msgs[i]);
+        memcpy(buf, msgs[i], at);
+        memcpy(buf + at, e, elen); /* "e":"<kind>", once more */
+        memcpy(buf + at + elen, msgs[i] + at, len - at);
+        cr_assert_eq(dec(msgs[i], &m), 0);
+        cr_expect_eq(decn(buf, len + elen, &m), BF_EDUP, "%.*s", (int)(len + elen), buf);
+    }
+    stream_decoder_destroy(gen);
+}
+
+/* A message that leaves the learnt key order half-way and then fails must not leave a mixture of
+ * the two orders behind: here the mixture u s T E b A T E (its keys up to the bad value over the
+ * old order) would let a message with repeated keys and without "B" and "a" through as one that
+ * follows it. */
+Test(stream, fast_path_a_failed_message_leaves_no_mixed_order)
+{
+    stream_msg m;
+    cr_assert_eq(dec(BT_SIM, &m), 0); /* learns u s b B a A T E */
+    const char *fails = "{\"stream\":\"x@bookTicker\",\"data\":{\"e\":\"bookTicker\",\"u\":1,"
+                        "\"s\":\"X\",\"T\":1,\"E\":2,\"b\":-}}";
+    cr_assert_eq(dec(fails, &m), BF_ESYNTAX);
+    const char *mixed = "{\"stream\":\"x@bookTicker\",\"data\":{\"e\":\"bookTicker\",\"u\":1,"
+                        "\"s\":\"X\",\"T\":1,\"E\":2,\"b\":\"3\",\"A\":\"4\",\"T\":1,\"E\":2}}";
+    cr_expect_eq(dec(mixed, &m), BF_EDUP, "%s", stream_decoder_error(D));
+}
+
+/* A bookTicker's numbers come pre-parsed when the fast path takes it, exactly as dec_preparse()
+ * reads their strings (also at the very end of the input, and in shapes it leaves to the slow
+ * conversion), so that ev_num_value() gives dec_parse()'s value and code (dec_from_parts()). */
+Test(stream, fast_path_book_ticker_numbers_are_pre_parsed)
+{
+    char body[64], msg[512];
+    size_t filled = 0, usual = 0;
+    for (int round = 0; round < 3000; round++) {
+        char num[4][40];
+        size_t len[4];
+        for (int k = 0; k < 4; k++) {
+            len[k] = gen_number(body);
+            len[k] = json_body(body, len[k], num[k], false);
+        }
+        bool raw_last = round % 2; /* the ask quantity last, right before the end of the input */
+        int n = raw_last ? snprintf(msg, sizeof msg,
+                                    "{\"e\":\"bookTicker\",\"u\":1,\"s\":\"X\",\"b\":\"%.*s\","
+                                    "\"B\":\"%.*s\",\"a\":\"%.*s\",\"A\":\"%.*s\"}",
+                                    (int)len[0], num[0], (int)len[1], num[1], (int)len[2], num[2],
+                                    (int)len[3], num[3])
+                         : snprintf(msg, sizeof msg,
+                                    "{\"stream\":\"x@bookTicker\",\"data\":{\"e\":\"bookTicker\","
+                                    "\"u\":1,\"s\":\"X\",\"b\":\"%.*s\",\"B\":\"%.*s\","
+                                    "\"a\":\"%.*s\",\"A\":\"%.*s\",\"T\":2,\"E\":3}}",
+                                    (int)len[0], num[0], (int)len[1], num[1], (int)len[2], num[2],
+                                    (int)len[3], num[3]);
+        stream_msg m;
+        cr_assert_eq(decn(msg, (size_t)n, &m), 0, "%s: %s", msg, stream_decoder_error(D));
+        const ev_book_ticker *t = &m.events[0].u.bt;
+        const ev_num *x[4] = { &t->bid_px_n, &t->bid_qty_n, &t->ask_px_n, &t->ask_qty_n };
+        bf_str s[4] = { t->bid_px, t->bid_qty, t->ask_px, t->ask_qty };
+        for (int k = 0; k < 4; k++) {
+            ev_num want;
+            ev_num_set(&want, s[k]);
+            /* clear is always allowed (read from the string); set must be right */
+            cr_assert(!x[k]->pre || (want.pre && x[k]->m == want.m && x[k]->d == want.d),
+                      "%s: number %d", msg, k);
+            filled += x[k]->pre;
+            usual += want.pre;
+        }
+        bool ascii = true; /* then the fast path takes the message and fills every number */
+        for (int i = 0; i < n; i++)
+            ascii = ascii && (unsigned char)msg[i] < 0x80;
+        cr_assert(!ascii || filled == usual, "%s: a number left to its string", msg);
+        filled = usual = 0;
+    }
+}
