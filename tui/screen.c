@@ -1,39 +1,38 @@
 /*
- * screen: ncurses set-up, colours, the cell copy and key reading (see screen.h).
+ * screen: ncurses set-up, the terminal's strings, the cell copy and key reading (see screen.h).
  *
- * Why the copy compares cells itself instead of leaving it to ncurses: widgets redraw whole panels,
- * and handing ncurses 10,000 unchanged cells per frame costs more than comparing them here. Only
- * cells whose glyph or role changed are given to ncurses, and ncurses then sends the terminal the
- * least it can. One doupdate per frame, so a frame never shows half drawn.
+ * ncurses sets the terminal up, reads keys and restores everything on the way out; it does not draw
+ * frames. The copy compares the canvas with what the terminal shows row by row, and tui/vt turns
+ * the changed cells into one buffer of cursor moves, attribute strings (from terminfo, formatted
+ * once per role) and glyphs, written with one write(2) per frame, so a frame never shows half drawn.
+ * Keys are read from a 1x1 pad, because reading from stdscr would let ncurses refresh the screen
+ * over bfmon's output.
  */
 #include "tui/screen.h"
 
 #include <curses.h>
+#include <errno.h>
 #include <langinfo.h>
 #include <locale.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <termios.h>
 #include <unistd.h>
 #include <wchar.h>
 
 #include "tui/keymap.h"
 #include "tui/palette.h"
+#include "tui/vt.h"
 #include "util/xalloc.h"
 
-#define RUN_MAX    256 /* cells per ncurses call */
-#define RUN_GAP    3   /* unchanged cells a run may bridge */
-#define WIDE_SLOTS 256
-
-typedef struct wide_slot {
-    uint32_t key; /* the glyph's bytes */
-    uint8_t role;
-    bool used;
-    cchar_t cc;
-} wide_slot;
+#define RUN_MAX 256 /* cells per vt_put */
+#define RUN_GAP 3   /* unchanged cells a run may bridge */
+#define SEQ_MAX 128 /* one role's attribute sequence */
 
 struct screen {
     theme th;
@@ -41,18 +40,20 @@ struct screen {
     int w, h;
     cell *prev; /* what the terminal shows, w * h; NULL or stale: repaint everything */
     bool valid;
-    attr_t attr[ROLE_COUNT];
-    short pair[ROLE_COUNT];
-    wide_slot wide[WIDE_SLOTS]; /* filled after the colours are set up */
+    WINDOW *input; /* a pad: reading keys from it never makes ncurses refresh the screen */
+    vt *out;
 };
 
 static volatile sig_atomic_t curses_active;
+
+static void park_cursor(void);
 
 /* ---- restoring the terminal ----------------------------------------------------------------- */
 
 static void restore_terminal(void)
 {
     if (curses_active && !isendwin()) {
+        park_cursor();
         curs_set(1);
         endwin();
     }
@@ -92,32 +93,137 @@ static color_depth detect_depth(void)
     return COLORS >= 8 ? DEPTH_8 : DEPTH_MONO;
 }
 
-static attr_t curses_attrs(unsigned pal)
+/* A terminfo string capability, or NULL when the terminal has none. */
+static const char *cap_string(const char *name)
 {
-    return (pal & PAL_BOLD ? A_BOLD : 0) | (pal & PAL_DIM ? A_DIM : 0) |
-           (pal & PAL_REVERSE ? A_REVERSE : 0) | (pal & PAL_UNDERLINE ? A_UNDERLINE : 0);
+    char *v = tigetstr(name);
+    return v && v != (char *)-1 ? v : NULL;
 }
 
-/* One colour pair per role (pair r + 1), from the palette for the terminal's depth. Without
- * default-colour support the default foreground and background become white on black. */
-static void setup_colours(screen *s)
+/* s without terminfo's padding marks ("$<5>", "$<2*>"): tputs turns them into delays that no
+ * terminal emulator needs, and written as they are they would show on screen. */
+static void strip_padding(char *s)
 {
-    color_depth d = s->th.depth;
-    bool default_bg = d != DEPTH_MONO && use_default_colors() == OK;
-    for (int r = 0; r < ROLE_COUNT; r++) {
-        pal_style st = palette_style((role)r, d);
-        s->pair[r] = 0;
-        s->attr[r] = curses_attrs(st.attrs);
-        if (d == DEPTH_MONO)
-            continue;
-        short fg = st.fg, bg = st.bg;
-        if (!default_bg) {
-            fg = fg < 0 ? COLOR_WHITE : fg;
-            bg = bg < 0 ? COLOR_BLACK : bg;
+    char *w = s;
+    for (const char *r = s; *r;) {
+        if (r[0] == '$' && r[1] == '<') {
+            const char *e = r + 2;
+            while ((*e >= '0' && *e <= '9') || *e == '.' || *e == '*' || *e == '/')
+                e++;
+            if (*e == '>') {
+                r = e + 1;
+                continue;
+            }
         }
-        if (init_pair((short)(r + 1), fg, bg) == OK)
-            s->pair[r] = (short)(r + 1);
+        *w++ = *r++;
     }
+    *w = '\0';
+}
+
+static void seq_add(char *out, size_t cap, const char *s)
+{
+    size_t have = strlen(out);
+    if (!s || have + strlen(s) >= cap)
+        return;
+    strcpy(out + have, s);
+    strip_padding(out + have);
+}
+
+/* A colour through setaf/setab (or the older setf/setb), formatted once. */
+static void seq_colour(char *out, size_t cap, const char *ansi, const char *old, short c)
+{
+    const char *fmt = ansi ? ansi : old;
+    if (c >= 0 && fmt)
+        seq_add(out, cap, tiparm(fmt, (int)c));
+}
+
+/* What the terminal needs to draw role r: attributes off, then the role's own attributes and
+ * colours (pal_style for the depth). Attributes the terminal lacks are left out. */
+static void role_sequence(role r, color_depth d, char *out, size_t cap)
+{
+    pal_style st = palette_style(r, d);
+    out[0] = '\0';
+    seq_add(out, cap, cap_string("sgr0"));
+    if (st.attrs & PAL_BOLD)
+        seq_add(out, cap, cap_string("bold"));
+    if (st.attrs & PAL_DIM)
+        seq_add(out, cap, cap_string("dim"));
+    if (st.attrs & PAL_REVERSE)
+        seq_add(out, cap, cap_string("rev"));
+    if (st.attrs & PAL_UNDERLINE)
+        seq_add(out, cap, cap_string("smul"));
+    if (d == DEPTH_MONO)
+        return;
+    seq_colour(out, cap, cap_string("setaf"), cap_string("setf"), st.fg);
+    seq_colour(out, cap, cap_string("setab"), cap_string("setb"), st.bg);
+}
+
+/* terminfo's cursor address, for terminals whose cup is not the ANSI one. One screen per
+ * process, so the string can live here. */
+static const char *cup_string;
+
+static const char *cup_by_terminfo(int y, int x)
+{
+    static char buf[64];
+    buf[0] = '\0';
+    seq_add(buf, sizeof buf, tiparm(cup_string, y, x));
+    return buf;
+}
+
+static bool cup_is_ansi(void)
+{
+    return !strcmp(cup_by_terminfo(4, 11), "\x1b[5;12H") &&
+           !strcmp(cup_by_terminfo(0, 0), "\x1b[1;1H");
+}
+
+/* NULL when the terminal cannot address the cursor (then no frame could be drawn). */
+static vt *make_output(const screen *s)
+{
+    cup_string = cap_string("cup");
+    if (!cup_string)
+        return NULL;
+    static char seq[ROLE_COUNT][SEQ_MAX];
+    static char reset[SEQ_MAX], clear[SEQ_MAX];
+    reset[0] = clear[0] = '\0';
+    seq_add(reset, sizeof reset, cap_string("sgr0"));
+    seq_add(clear, sizeof clear, cap_string("clear"));
+    vt_caps caps = { .reset = reset, .clear = clear };
+    for (int r = 0; r < ROLE_COUNT; r++) {
+        role_sequence((role)r, s->th.depth, seq[r], sizeof seq[r]);
+        caps.role_seq[r] = seq[r];
+    }
+    caps.cup = cup_is_ansi() ? NULL : cup_by_terminfo;
+    caps.skip_last_cell = tigetflag("am") > 0 && tigetflag("xenl") <= 0;
+    return vt_create(&caps); /* copies the strings */
+}
+
+/* Hands the screen to ncurses' bookkeeping again before it restores the terminal: the cursor goes
+ * to the bottom-left by absolute address, since ncurses cannot know where bfmon's writes left it. */
+static void park_cursor(void)
+{
+    mvcur(-1, -1, LINES - 1, 0);
+}
+
+/* Lets ncurses (re)enter its mode (alternate screen, keypad, hidden cursor) and clear the screen,
+ * then flushes it, so that nothing of ncurses' is pending when bfmon writes. */
+static void curses_take_terminal(void)
+{
+    clearok(curscr, TRUE);
+    wnoutrefresh(stdscr);
+    doupdate();
+}
+
+/* Output goes out as written: bfmon never sends a newline, and without output processing the kernel
+ * copies a frame instead of inspecting each byte. ncurses keeps it as the program's mode (after a
+ * suspend too); endwin restores the shell's. */
+static void plain_output(void)
+{
+    struct termios tio;
+    if (tcgetattr(STDOUT_FILENO, &tio) == 0) {
+        tio.c_oflag &= ~(tcflag_t)OPOST;
+        tcsetattr(STDOUT_FILENO, TCSADRAIN, &tio);
+    }
+    def_prog_mode();
 }
 
 /* ---- open / close --------------------------------------------------------------------------- */
@@ -149,19 +255,22 @@ screen *screen_open(const screen_opts *o, char *why, size_t why_cap)
         s->opts = *o;
     cbreak();
     noecho();
-    keypad(stdscr, TRUE);
-    nodelay(stdscr, TRUE);
+    plain_output();
+    s->input = newpad(1, 1);
+    keypad(s->input, TRUE);
+    nodelay(s->input, TRUE);
     set_escdelay(25); /* Esc alone closes overlays without a second's wait */
     curs_set(0);
-    leaveok(stdscr, TRUE);
     theme_init(&s->th, utf8, detect_depth());
-    setup_colours(s);
+    s->out = make_output(s);
+    if (!s->out) {
+        snprintf(why, why_cap, "the terminal (TERM=%s) cannot move the cursor",
+                 getenv("TERM") ? getenv("TERM") : "unset");
+        screen_close(s);
+        return NULL;
+    }
     getmaxyx(stdscr, s->h, s->w);
-    /* Until the first endwin, ncurses (6.4) flushes its output after every cursor move, which made
-     * each frame dozens of small tty writes. Leaving and resuming once at start (what Ctrl-Z does)
-     * moves it to its running state: one write per frame. The first doupdate resumes. */
-    def_prog_mode();
-    endwin();
+    curses_take_terminal();
     return s;
 }
 
@@ -171,6 +280,7 @@ void screen_close(screen *s)
     if (!s)
         return;
     free(s->prev);
+    vt_destroy(s->out);
     free(s);
 }
 
@@ -188,7 +298,6 @@ void screen_size(const screen *s, int *w, int *h)
 void screen_invalidate(screen *s)
 {
     s->valid = false;
-    clearok(curscr, TRUE);
 }
 
 bool screen_resize(screen *s)
@@ -209,11 +318,13 @@ bool screen_resize(screen *s)
 
 void screen_suspend(screen *s)
 {
+    park_cursor();
     def_prog_mode();
     endwin();
     fflush(stdout);
     kill(getpid(), SIGSTOP); /* SIGTSTP itself is blocked: the loop took it from its signalfd */
     reset_prog_mode();
+    curses_take_terminal();
     screen_invalidate(s);
     screen_resize(s);
 }
@@ -226,76 +337,6 @@ static bool same_cell(const cell *a, const cell *b)
     return !memcmp(a, b, sizeof *a);
 }
 
-static int role_of(const cell *c)
-{
-    return c->role < ROLE_COUNT ? c->role : ROLE_NORMAL;
-}
-
-static uint32_t glyph_key(const cell *c)
-{
-    uint32_t k;
-    memcpy(&k, c->glyph, sizeof k);
-    return k;
-}
-
-/* The ncurses form of a non-ASCII cell, cached: the same few block and box glyphs recur on every
- * frame, and mbrtowc + setcchar for each of them was a visible part of a frame. */
-static const cchar_t *wide_cell(screen *s, const cell *c)
-{
-    int r = role_of(c);
-    uint32_t key = glyph_key(c);
-    uint32_t h = (key * 2654435761u ^ (uint32_t)r * 40503u) >> (32 - 8);
-    wide_slot *slot = &s->wide[h % WIDE_SLOTS];
-    if (slot->used && slot->key == key && slot->role == r)
-        return &slot->cc;
-    wchar_t wc[2] = { L'?', 0 };
-    mbstate_t st;
-    memset(&st, 0, sizeof st);
-    if (mbrtowc(&wc[0], c->glyph, strlen(c->glyph), &st) > 4)
-        wc[0] = L'?';
-    setcchar(&slot->cc, wc, s->attr[r], s->pair[r], NULL);
-    slot->key = key;
-    slot->role = (uint8_t)r;
-    slot->used = true;
-    return &slot->cc;
-}
-
-static bool run_is_ascii(const cell *c, int n)
-{
-    for (int i = 0; i < n; i++)
-        if ((unsigned char)c[i].glyph[0] >= 0x80)
-            return false;
-    return true;
-}
-
-/* n cells of one row at (x, y) in one call. An ASCII run goes in as chtypes, which skips the
- * wide-character path (wcwidth, setcchar) altogether. Neither call moves the cursor or wraps, so
- * the bottom-right cell is written like any other. */
-static void put_run(screen *s, int x, int y, const cell *c, int n)
-{
-    if (run_is_ascii(c, n)) {
-        chtype buf[RUN_MAX];
-        for (int i = 0; i < n; i++) {
-            int r = role_of(&c[i]);
-            chtype ch = c[i].glyph[0] ? (chtype)(unsigned char)c[i].glyph[0] : (chtype)' ';
-            buf[i] = ch | s->attr[r] | (chtype)COLOR_PAIR(s->pair[r]);
-        }
-        mvwaddchnstr(stdscr, y, x, buf, n);
-        return;
-    }
-    cchar_t buf[RUN_MAX];
-    for (int i = 0; i < n; i++) {
-        if ((unsigned char)c[i].glyph[0] >= 0x80) {
-            buf[i] = *wide_cell(s, &c[i]);
-            continue;
-        }
-        int r = role_of(&c[i]);
-        wchar_t wc[2] = { c[i].glyph[0] ? (wchar_t)c[i].glyph[0] : L' ', 0 };
-        setcchar(&buf[i], wc, s->attr[r], s->pair[r], NULL);
-    }
-    mvwadd_wchnstr(stdscr, y, x, buf, n);
-}
-
 static void ensure_prev(screen *s, int w, int h)
 {
     if (s->prev && s->valid)
@@ -305,8 +346,7 @@ static void ensure_prev(screen *s, int w, int h)
 }
 
 /* Copies the changed cells of one row in runs. Up to RUN_GAP unchanged cells between two changed
- * ones join the run: rewriting them is cheaper than another call, and doupdate sends the terminal
- * nothing for them since they equal what it shows. Returns the cells that changed. */
+ * ones join the run: a few glyphs cost less than a cursor move. Returns the cells that changed. */
 static int draw_row(screen *s, const cell *now, cell *was, int y, int w, bool full)
 {
     if (!full && !memcmp(now, was, (size_t)w * sizeof *now))
@@ -325,11 +365,32 @@ static int draw_row(screen *s, const cell *now, cell *was, int y, int w, bool fu
                 end = k + 1;
                 written++;
             }
-        put_run(s, start, y, &now[start], end - start);
+        vt_put(s->out, start, y, &now[start], end - start);
         memcpy(&was[start], &now[start], (size_t)(end - start) * sizeof *now);
         x = end;
     }
     return written;
+}
+
+/* All of buf to the terminal. A terminal that stops reading blocks the UI here, as it would any
+ * program writing to it; a write error leaves the screen unknown, so the next frame repaints. */
+static bool write_all(const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(STDOUT_FILENO, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN) {
+            struct pollfd p = { STDOUT_FILENO, POLLOUT, 0 };
+            poll(&p, 1, 100);
+            continue;
+        }
+        if (n <= 0)
+            return false;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return true;
 }
 
 int screen_draw(screen *s, const canvas *c)
@@ -338,14 +399,13 @@ int screen_draw(screen *s, const canvas *c)
     int h = canvas_height(c) < s->h ? canvas_height(c) : s->h;
     bool full = !s->valid || s->opts.repaint_all;
     ensure_prev(s, s->w, s->h);
+    vt_begin(s->out, s->w, s->h, full);
     int written = 0;
     for (int y = 0; y < h && w > 0; y++)
         written += draw_row(s, canvas_at(c, 0, y), &s->prev[(size_t)y * (size_t)s->w], y, w, full);
-    if (s->opts.repaint_all)
-        clearok(curscr, TRUE);
-    wnoutrefresh(stdscr);
-    doupdate();
-    s->valid = true;
+    size_t len;
+    const char *bytes = vt_end(s->out, &len);
+    s->valid = write_all(bytes, len);
     return written;
 }
 
@@ -374,10 +434,9 @@ static int special_key(wint_t k)
 
 int screen_key(screen *s)
 {
-    (void)s;
     for (;;) {
         wint_t k;
-        int rc = wget_wch(stdscr, &k);
+        int rc = wget_wch(s->input, &k);
         if (rc == ERR)
             return -1;
         if (rc == KEY_CODE_YES) {

@@ -1,8 +1,8 @@
 /*
  * screen: the only code that calls ncurses. Sets the terminal up (locale, UTF-8 detection, cbreak,
  * noecho, keypad, colours for 256 / 16 / 8 colours or monochrome, NO_COLOR respected), maps each
- * role (widgets/theme.h) to a colour pair and attributes, copies a canvas to the terminal cell by
- * cell where it differs from the previous frame with one doupdate per frame, reads keys as keymap
+ * role (widgets/theme.h) to the terminal's attribute and colour strings, copies a canvas to the
+ * terminal where it differs from the previous frame in one write per frame, reads keys as keymap
  * codes (tui/keymap.h), and restores the terminal on every way out: screen_close, exit(), and
  * fatal signals (SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL: restored, then the signal's default
  * action). Main thread only; one screen per process.
@@ -40,8 +40,8 @@ void screen_invalidate(screen *s);
  * (the next frame repaints everything). */
 void screen_suspend(screen *s);
 
-/* Copy the canvas (the screen's size) to the terminal: only changed cells, one doupdate. Returns
- * the number of cells written. */
+/* Copy the canvas (the screen's size) to the terminal: only changed cells, one write. Returns the
+ * number of cells that changed. */
 int screen_draw(screen *s, const canvas *c);
 
 /* The next pending key as a keymap code (KM_KEY_RESIZE for a resize), or -1 when none is waiting.
