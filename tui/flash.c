@@ -2,6 +2,7 @@
 #include "tui/flash.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,10 +18,15 @@ typedef struct side_copy {
     size_t n;
 } side_copy;
 
+#define INDEX_SLOTS (FLASH_MAX * 2) /* a power of two, at most half full */
+
 struct flash {
     int64_t hold_ns;
     mark marks[FLASH_MAX];
     size_t n;
+    /* Where each (side, price) sits in marks, open addressing: 0 empty, else index + 1. A busy
+     * feed changes hundreds of levels a frame; a linear search per change was quadratic. */
+    uint16_t index[INDEX_SLOTS];
     bool have_prev;
     char symbol[SYM_NAME_MAX];
     uint64_t version;
@@ -42,21 +48,53 @@ void flash_destroy(flash *f)
 void flash_reset(flash *f)
 {
     f->n = 0;
+    memset(f->index, 0, sizeof f->index);
     f->have_prev = false;
+}
+
+static size_t slot_of(book_side side, int64_t px)
+{
+    uint64_t h = ((uint64_t)px * 2 + (uint64_t)side) * 0x9E3779B97F4A7C15ull;
+    return (size_t)(h >> 40) & (INDEX_SLOTS - 1);
+}
+
+/* The index slot holding (side, px), or the empty slot where it would go. */
+static uint16_t *find_slot(flash *f, book_side side, int64_t px)
+{
+    for (size_t s = slot_of(side, px);; s = (s + 1) & (INDEX_SLOTS - 1)) {
+        uint16_t *e = &f->index[s];
+        if (*e == 0)
+            return e;
+        const ladder_mark *m = &f->marks[*e - 1].m;
+        if (m->side == side && m->px == px)
+            return e;
+    }
+}
+
+/* After marks moved (expiry, the oldest giving way). */
+static void reindex(flash *f)
+{
+    memset(f->index, 0, sizeof f->index);
+    for (size_t i = 0; i < f->n; i++)
+        *find_slot(f, f->marks[i].m.side, f->marks[i].m.px) = (uint16_t)(i + 1);
 }
 
 static void add_mark(flash *f, book_side side, int64_t px, ladder_change kind, int64_t until)
 {
-    for (size_t i = 0; i < f->n; i++)
-        if (f->marks[i].m.side == side && f->marks[i].m.px == px) {
-            f->marks[i] = (mark){ { side, px, kind }, until };
-            return;
-        }
-    if (f->n == FLASH_MAX) { /* the oldest mark gives way */
-        memmove(f->marks, f->marks + 1, (FLASH_MAX - 1) * sizeof *f->marks);
-        f->n--;
+    uint16_t *e = find_slot(f, side, px);
+    if (*e) {
+        f->marks[*e - 1] = (mark){ { side, px, kind }, until };
+        return;
+    }
+    if (f->n == FLASH_MAX) { /* the oldest quarter gives way at once, then the index is rebuilt */
+        size_t drop = FLASH_MAX / 4;
+        memmove(f->marks, f->marks + drop, (FLASH_MAX - drop) * sizeof *f->marks);
+        f->n -= drop;
+        reindex(f);
+        e = find_slot(f, side, px);
     }
     f->marks[f->n++] = (mark){ { side, px, kind }, until };
+    *e = (uint16_t)f->n;
 }
 
 /* Is px inside the price range a side's copy covers? Bids run high to low, asks low to high; a
@@ -114,9 +152,10 @@ void flash_update(flash *f, const view_symbol *v, int64_t now_ns)
     bool same = f->have_prev && !strcmp(f->symbol, v->symbol);
     if (same && v->version == f->version)
         return;
-    if (!same || v->version < f->version || v->state != SYNC_LIVE)
+    if (!same || v->version < f->version || v->state != SYNC_LIVE) {
         f->n = 0;
-    else {
+        memset(f->index, 0, sizeof f->index);
+    } else {
         compare_side(f, BOOK_BID, &f->prev[0], v->bids, v->nbids, now_ns + f->hold_ns);
         compare_side(f, BOOK_ASK, &f->prev[1], v->asks, v->nasks, now_ns + f->hold_ns);
     }
@@ -133,7 +172,10 @@ static void expire(flash *f, int64_t now_ns)
     for (size_t i = 0; i < f->n; i++)
         if (f->marks[i].until_ns > now_ns)
             f->marks[w++] = f->marks[i];
-    f->n = w;
+    if (w != f->n) {
+        f->n = w;
+        reindex(f);
+    }
 }
 
 size_t flash_marks(flash *f, int64_t now_ns, ladder_mark *out, size_t cap)

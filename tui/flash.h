@@ -2,7 +2,7 @@
  * flash: which ladder levels changed between two consecutive views of one symbol, kept for a short
  * time so the ladder can mark them (widgets/ladder.h ladder_mark: adds and pulls apart). Pure: the
  * caller passes the clock. One owner thread. Bounded: when FLASH_MAX marks are held, the oldest
- * give way.
+ * quarter gives way. Each change costs O(1) (a hash index on side and price).
  *
  * A level counts as added when its price appeared or its quantity grew, pulled when it vanished or
  * shrank. Only the price range both views cover is compared, so levels that merely scroll in or

@@ -200,6 +200,18 @@ int canvas_put(canvas *c, int x, int y, rect clip, role ro, const char *text)
     int cols = 0;
     char g[5];
     for (const char *p = text; *p; cols++) {
+        unsigned char b = (unsigned char)*p;
+        if (b >= 0x20 && b < 0x7f) { /* printable ASCII, nearly all of what widgets write */
+            long long col = (long long)x + cols;
+            p++;
+            if (row_ok && col >= s.x0 && col < s.x1) {
+                cell *cl = cell_at(c, col, y);
+                memset(cl->glyph, 0, sizeof cl->glyph);
+                cl->glyph[0] = (char)b;
+                cl->role = (uint8_t)ro;
+            }
+            continue;
+        }
         p += next_glyph(p, g);
         long long col = (long long)x + cols;
         if (row_ok && col >= s.x0 && col < s.x1) {

@@ -78,6 +78,23 @@ static void group_side(const view_symbol *v, book_side side, int64_t g, lside *o
         out->rows[i].cum = cum = sat_add(cum, out->rows[i].qty);
 }
 
+/* The row at price px among rows sorted best first (bids high to low, asks low to high), or -1. */
+static long find_row(const lside *s, size_t shown, book_side side, int64_t px)
+{
+    size_t lo = 0, hi = shown < s->n ? shown : s->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int64_t p = s->rows[mid].px;
+        if (p == px)
+            return (long)mid;
+        if (side == BOOK_BID ? p > px : p < px)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
 /* Recent changes: the newest mark of a row wins (marks come oldest first). */
 static void apply_marks(lside *s, book_side side, int64_t g, const ladder_input *in, size_t shown)
 {
@@ -85,10 +102,9 @@ static void apply_marks(lside *s, book_side side, int64_t g, const ladder_input 
         const ladder_mark *mk = &in->marks[m];
         if (mk->side != side)
             continue;
-        int64_t px = group_px(mk->px, g, side);
-        for (size_t i = 0; i < shown && i < s->n; i++)
-            if (s->rows[i].px == px)
-                s->rows[i].flash = mk->kind == LADDER_ADD ? ROLE_FLASH_ADD : ROLE_FLASH_PULL;
+        long i = find_row(s, shown, side, group_px(mk->px, g, side));
+        if (i >= 0)
+            s->rows[i].flash = mk->kind == LADDER_ADD ? ROLE_FLASH_ADD : ROLE_FLASH_PULL;
     }
 }
 

@@ -160,3 +160,71 @@ Test(flash, bounded_and_newest_first_out)
     free(b);
     flash_destroy(f);
 }
+
+/* A side of n unique prices below top (bids) drawn at random, best first. */
+static void random_bids(book_level *lv, size_t n, int64_t top, unsigned *seed)
+{
+    int64_t px = top;
+    for (size_t i = 0; i < n; i++) {
+        px -= 1 + (int64_t)(rand_r(seed) % 3);
+        lv[i] = (book_level){ px, 1 + (int64_t)(rand_r(seed) % 4) };
+    }
+}
+
+static const book_level *level_at(const book_level *lv, size_t n, int64_t px)
+{
+    for (size_t i = 0; i < n; i++)
+        if (lv[i].px == px)
+            return &lv[i];
+    return NULL;
+}
+
+/* Hundreds of changes a frame for many frames, past FLASH_MAX and through expiries: every change
+ * of the frame is marked with its kind, no price is marked twice, the bound holds. */
+Test(flash, busy_feed_marks_every_change_once_within_the_bound)
+{
+    flash *f = flash_create(500 * MS);
+    view_symbol *prev = mkview("X", 1), *cur = mkview("X", 1);
+    unsigned seed = 7;
+    random_bids(prev->bids, VIEW_LEVELS, 100000, &seed);
+    prev->nbids = VIEW_LEVELS;
+    flash_update(f, prev, 0);
+    static ladder_mark m[FLASH_MAX];
+    bool overflowed = false;
+    for (int frame = 1; frame <= 300; frame++) {
+        memcpy(cur, prev, sizeof *cur);
+        cur->version = (uint64_t)frame + 1;
+        random_bids(cur->bids, VIEW_LEVELS, 100000 - (frame % 60) * 10, &seed);
+        int64_t now = frame * 10 * MS;
+        flash_update(f, cur, now);
+        size_t n = flash_marks(f, now, m, FLASH_MAX);
+        cr_assert_leq(n, FLASH_MAX);
+        overflowed |= n > FLASH_MAX * 3 / 4;
+        for (size_t i = 0; i < n; i++)
+            for (size_t k = i + 1; k < n; k++)
+                cr_assert(m[i].side != m[k].side || m[i].px != m[k].px, "price %lld marked twice",
+                          (long long)m[i].px);
+        int64_t low = prev->bids[VIEW_LEVELS - 1].px; /* the range both views cover */
+        int64_t low_cur = cur->bids[VIEW_LEVELS - 1].px;
+        for (size_t i = 0; i < VIEW_LEVELS; i++) {
+            const book_level *c = &cur->bids[i];
+            const book_level *o = level_at(prev->bids, VIEW_LEVELS, c->px);
+            if (c->px < low || (o && o->qty == c->qty))
+                continue;
+            int want = !o || c->qty > o->qty ? LADDER_ADD : LADDER_PULL;
+            cr_assert_eq(kind_of(m, n, BOOK_BID, c->px), want, "frame %d price %lld", frame,
+                         (long long)c->px);
+        }
+        for (size_t i = 0; i < VIEW_LEVELS; i++) {
+            const book_level *o = &prev->bids[i];
+            if (o->px >= low_cur && !level_at(cur->bids, VIEW_LEVELS, o->px))
+                cr_assert_eq(kind_of(m, n, BOOK_BID, o->px), LADDER_PULL, "frame %d gone %lld",
+                             frame, (long long)o->px);
+        }
+        memcpy(prev, cur, sizeof *prev);
+    }
+    cr_expect(overflowed, "the test never filled the marks");
+    free(prev);
+    free(cur);
+    flash_destroy(f);
+}
