@@ -123,7 +123,6 @@ void vt_begin(vt *v, int w, int h, bool clear)
     if (clear) {
         append(v, v->reset, strlen(v->reset)); /* some terminals clear with the current colours */
         append(v, v->clear, strlen(v->clear));
-        v->cur_role = -1;
     }
 }
 

@@ -23,6 +23,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "util/dec.h" /* the 8-digit helpers (inline) */
 #include "util/err.h"
 #include "util/memacct.h"
 #include "util/xalloc.h"
@@ -342,22 +343,6 @@ static void fill(recfmt_reader *r)
 
 enum { LINE_BLANK = 2 };
 
-/* True when all 8 bytes of v are ASCII digits. */
-static inline bool eight_digits(uint64_t v)
-{
-    return ((v & 0xF0F0F0F0F0F0F0F0ull) |
-            (((v + 0x0606060606060606ull) & 0xF0F0F0F0F0F0F0F0ull) >> 4)) == 0x3333333333333333ull;
-}
-
-/* The value of 8 ASCII digits loaded little-endian (first digit in the low byte). */
-static inline uint64_t eight_value(uint64_t v)
-{
-    v -= 0x3030303030303030ull;
-    v = (v * 10 + (v >> 8)) & 0x00FF00FF00FF00FFull;
-    v = (v * 100 + (v >> 16)) & 0x0000FFFF0000FFFFull;
-    return (v * 10000 + (v >> 32)) & 0xFFFFFFFFull;
-}
-
 /* The usual timestamp, 16 to 19 digits then a space (nanoseconds since 1970: 19), in two 8-digit
  * words and at most three more digits, which cannot overflow 64 bits: its length, or 0 for
  * anything else (parse_line() then reads it digit by digit and says what is wrong). */
@@ -369,9 +354,9 @@ static size_t quick_timestamp(const char *p, size_t n, uint64_t *ts)
         return 0;
     memcpy(&w1, p, 8);
     memcpy(&w2, p + 8, 8);
-    if (!eight_digits(w1) || !eight_digits(w2))
+    if (!dec_eight_digits(w1) || !dec_eight_digits(w2))
         return 0;
-    uint64_t v = eight_value(w1) * 100000000 + eight_value(w2);
+    uint64_t v = dec_eight_value(w1) * 100000000 + dec_eight_value(w2);
     size_t i = 16;
     for (; i < 19 && p[i] >= '0' && p[i] <= '9'; i++)
         v = v * 10 + (uint64_t)(p[i] - '0');
