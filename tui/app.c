@@ -186,6 +186,7 @@ typedef struct app {
     uint64_t drawn_version;
     view_latency drawn_lat;
     int64_t drawn_stats_ns; /* when drawn_lat was last computed */
+    int64_t others_at_ns;   /* when the views of the symbols not selected were last copied */
     int64_t history[STAGE_COUNT][LATENCY_HISTORY];
     size_t nhistory;
     int64_t next_history_ns;
@@ -268,6 +269,7 @@ static void watch_append(app *a, const char *name, bool pinned)
     snprintf(w->v->symbol, sizeof w->v->symbol, "%s", name);
     w->v->state = SYNC_SNAPSHOTTING;
     w->rec_state = SYNC_SNAPSHOTTING;
+    a->others_at_ns = 0; /* its view on the next frame */
 }
 
 static void watch_drop(app *a, size_t i)
@@ -411,7 +413,15 @@ static void refresh_views(app *a, int64_t now)
         a->down_since_ns = now;
     if (a->paused)
         return;
+    /* The selected symbol's view every frame. The others feed only the watchlist (drawn at most
+     * every SLOW_NS) and the status bar's states, so they are copied at that pace: a view is ~20 KB
+     * of memory the engine keeps writing, and copying all of them was a tenth of a busy frame. */
+    bool others = a->all_dirty || now - a->others_at_ns >= SLOW_NS;
+    if (others)
+        a->others_at_ns = now;
     for (size_t i = 0; i < a->nwatch; i++) {
+        if (i != a->sel && !others)
+            continue;
         engine_view_symbol(a->e, a->watch[i].name, a->watch[i].v);
         if (a->cfg->pl)
             recording_ages(a, &a->watch[i]);
@@ -477,9 +487,16 @@ static void sample_history(app *a, int64_t now)
 
 /* ---- signatures ------------------------------------------------------------------------------- */
 
+/* FNV-1a over 8-byte words (then the odd bytes): a byte at a time, hashing the ladder's marks cost
+ * more than drawing a panel. Any one changed word changes the result (each step is a bijection). */
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
 {
     const unsigned char *b = p;
+    for (; n >= 8; b += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, b, sizeof w);
+        h = (h ^ w) * 1099511628211ULL;
+    }
     for (size_t i = 0; i < n; i++)
         h = (h ^ b[i]) * 1099511628211ULL;
     return h;

@@ -170,10 +170,90 @@ static const char *cup_by_terminfo(int y, int x)
     return buf;
 }
 
-static bool cup_is_ansi(void)
+/* vt's own ANSI moves (full address, forward along the row) are what this terminal takes. */
+static bool moves_are_ansi(void)
 {
+    const char *cuf = cap_string("cuf");
+    char fwd[32] = "";
+    if (cuf)
+        seq_add(fwd, sizeof fwd, tiparm(cuf, 5));
     return !strcmp(cup_by_terminfo(4, 11), "\x1b[5;12H") &&
-           !strcmp(cup_by_terminfo(0, 0), "\x1b[1;1H");
+           !strcmp(cup_by_terminfo(0, 0), "\x1b[1;1H") && !strcmp(fwd, "\x1b[5C");
+}
+
+/* The parameters of s when it is one plain SGR, "ESC [ params m" (padding marks aside), into out. */
+static bool sgr_params(const char *s, char *out, size_t cap)
+{
+    char b[SEQ_MAX] = "";
+    seq_add(b, sizeof b, s);
+    size_t n = strlen(b);
+    if (n < 4 || n - 3 >= cap || b[0] != '\x1b' || b[1] != '[' || b[n - 1] != 'm')
+        return false;
+    for (size_t i = 2; i < n - 1; i++)
+        if (!((b[i] >= '0' && b[i] <= '9') || b[i] == ';'))
+            return false;
+    memcpy(out, b + 2, n - 3);
+    out[n - 3] = '\0';
+    return true;
+}
+
+/* A colour's SGR parameters through setaf/setab; NULL for the default colour, and false when the
+ * terminal's colour strings are not plain SGR. */
+static bool colour_params(const char *fmt, short c, char *out, size_t cap, const char **param)
+{
+    *param = NULL;
+    if (c < 0)
+        return true;
+    if (!fmt || !sgr_params(tiparm(fmt, (int)c), out, cap))
+        return false;
+    *param = out;
+    return true;
+}
+
+/* The roles as SGR parameters, so that vt sends only what changes between two roles; NULL when a
+ * string the roles need is not a plain SGR (then every change is the role's whole sequence). */
+static const vt_sgr *roles_as_sgr(color_depth d)
+{
+    static const char *const attr_cap[VT_ATTR_COUNT] = { "bold", "dim", "rev", "smul" };
+    static const unsigned pal_bit[VT_ATTR_COUNT] = { PAL_BOLD, PAL_DIM, PAL_REVERSE,
+                                                     PAL_UNDERLINE };
+    static char attr[VT_ATTR_COUNT][16], fg[ROLE_COUNT][32], bg[ROLE_COUNT][32];
+    static vt_sgr s;
+    memset(&s, 0, sizeof s);
+    if (!cap_string("sgr0")) /* vt's reset at the start of each frame */
+        return NULL;
+    for (int i = 0; i < VT_ATTR_COUNT; i++) {
+        const char *cap = cap_string(attr_cap[i]);
+        if (cap && !sgr_params(cap, attr[i], sizeof attr[i]))
+            return NULL;
+        s.attr[i] = cap ? attr[i] : NULL; /* a missing attribute is left out, as before */
+    }
+    for (int r = 0; r < ROLE_COUNT; r++) {
+        pal_style st = palette_style((role)r, d);
+        for (int i = 0; i < VT_ATTR_COUNT; i++)
+            if (st.attrs & pal_bit[i])
+                s.role_attrs[r] |= 1u << i;
+        if (d == DEPTH_MONO)
+            continue;
+        if (!colour_params(cap_string("setaf"), st.fg, fg[r], sizeof fg[r], &s.fg[r]) ||
+            !colour_params(cap_string("setab"), st.bg, bg[r], sizeof bg[r], &s.bg[r]))
+            return NULL;
+    }
+    char op[SEQ_MAX] = "", rmul[SEQ_MAX] = "";
+    seq_add(op, sizeof op, cap_string("op"));
+    s.default_colours = !strcmp(op, "\x1b[39;49m");
+    s.blank_attrs = 1u << 2 | 1u << 3; /* reverse and underline show on a blank */
+    /* A terminal whose underline ends with ECMA-48's 24 takes its other attribute-off codes. */
+    seq_add(rmul, sizeof rmul, cap_string("rmul"));
+    if (!strcmp(rmul, "\x1b[24m")) {
+        static const char *const off[VT_ATTR_COUNT] = { "22", "22", "27", "24" };
+        static const unsigned clears[VT_ATTR_COUNT] = { 3, 3, 4, 8 }; /* 22: bold and dim */
+        for (int i = 0; i < VT_ATTR_COUNT; i++) {
+            s.attr_off[i] = off[i];
+            s.attr_off_clears[i] = clears[i];
+        }
+    }
+    return &s;
 }
 
 /* NULL when the terminal cannot address the cursor (then no frame could be drawn). */
@@ -192,7 +272,8 @@ static vt *make_output(const screen *s)
         role_sequence((role)r, s->th.depth, seq[r], sizeof seq[r]);
         caps.role_seq[r] = seq[r];
     }
-    caps.cup = cup_is_ansi() ? NULL : cup_by_terminfo;
+    caps.sgr = roles_as_sgr(s->th.depth);
+    caps.cup = moves_are_ansi() ? NULL : cup_by_terminfo;
     caps.skip_last_cell = tigetflag("am") > 0 && tigetflag("xenl") <= 0;
     return vt_create(&caps); /* copies the strings */
 }

@@ -2,6 +2,7 @@
 #include "tui/vt.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,11 +10,16 @@
 
 #define GLYPH_MAX 4 /* UTF-8 bytes of one glyph */
 #define CUP_MAX   32
+#define SGR_MAX   128
+#define FROM_ANY  ROLE_COUNT /* trans[FROM_ANY]: from attributes unknown */
+#define PLAIN     ROLE_COUNT /* in sgr_change: the state right after a reset */
 
 struct vt {
-    char *seq[ROLE_COUNT];
-    size_t seq_len[ROLE_COUNT];
-    size_t seq_max; /* the longest role sequence */
+    /* trans[a][b]: from role a's attributes to role b's; trans[FROM_ANY][b] from any state. */
+    char *trans[ROLE_COUNT + 1][ROLE_COUNT];
+    size_t trans_len[ROLE_COUNT + 1][ROLE_COUNT];
+    size_t seq_max;                           /* the longest of them */
+    bool blank_alike[ROLE_COUNT][ROLE_COUNT]; /* a blank looks the same in both roles */
     char *reset, *clear;
     vt_cup_fn cup;
     bool skip_last_cell;
@@ -31,17 +37,125 @@ static char *dup_or_empty(const char *s)
     return xstrdup(s ? s : "");
 }
 
+/* Appends parameter p to the list in b ("1" then "38;5;16" make "1;38;5;16"). */
+static void param_add(char *b, size_t cap, const char *p)
+{
+    size_t n = strlen(b);
+    snprintf(b + n, cap - n, "%s%s", n ? ";" : "", p);
+}
+
+static bool same_colour(const char *a, const char *b)
+{
+    return a == b || (a && b && !strcmp(a, b));
+}
+
+typedef struct look {
+    unsigned attrs;
+    const char *fg, *bg; /* NULL: default */
+} look;
+
+static look look_of(const vt_sgr *s, int r)
+{
+    if (r == PLAIN)
+        return (look){ 0, NULL, NULL };
+    return (look){ s->role_attrs[r], s->fg[r], s->bg[r] };
+}
+
+/* Parameters that add what b has and a lacks, given that a's attributes are a subset of b's and
+ * that a colour can be dropped (default colours) when b has none. */
+static void add_look(const vt_sgr *s, char *p, size_t cap, look a, look b)
+{
+    for (int i = 0; i < VT_ATTR_COUNT; i++)
+        if ((b.attrs & ~a.attrs) & (1u << i) && s->attr[i])
+            param_add(p, cap, s->attr[i]);
+    if (!same_colour(a.fg, b.fg))
+        param_add(p, cap, b.fg ? b.fg : "39");
+    if (!same_colour(a.bg, b.bg))
+        param_add(p, cap, b.bg ? b.bg : "49");
+}
+
+/* Parameters that take a to b without a reset: attribute-off codes for what b lacks; false when an
+ * attribute or a colour cannot be dropped that way. */
+static bool step_look(const vt_sgr *s, char *p, size_t cap, look a, look b)
+{
+    if (!s->default_colours && ((a.fg && !b.fg) || (a.bg && !b.bg)))
+        return false;
+    for (int i = 0; i < VT_ATTR_COUNT; i++) {
+        if (!((a.attrs & ~b.attrs) & (1u << i)))
+            continue;
+        if (!s->attr_off[i])
+            return false;
+        param_add(p, cap, s->attr_off[i]);
+        a.attrs &= ~s->attr_off_clears[i]; /* 22 takes dim with bold: added back below */
+    }
+    add_look(s, p, cap, a, b);
+    return true;
+}
+
+/* The SGR that takes the terminal from role `from`'s attributes and colours (PLAIN: just reset) to
+ * role `to`'s: the shorter of a step (only what is added, changed or turned off) and a reset with
+ * everything of `to`. "" when both look the same. */
+static void sgr_change(const vt_sgr *s, int from, int to, char *out, size_t cap)
+{
+    look a = look_of(s, from), b = look_of(s, to);
+    char reset[SGR_MAX] = "0", step[SGR_MAX] = "";
+    add_look(s, reset, sizeof reset, look_of(s, PLAIN), b);
+    const char *p =
+        step_look(s, step, sizeof step, a, b) && strlen(step) <= strlen(reset) ? step : reset;
+    if (p[0])
+        snprintf(out, cap, "\x1b[%sm", p);
+    else
+        out[0] = '\0';
+}
+
+static void set_trans(vt *v, int from, int to, const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    v->trans[from][to] = xmalloc(na + nb + 1);
+    memcpy(v->trans[from][to], a, na);
+    memcpy(v->trans[from][to] + na, b, nb + 1);
+    v->trans_len[from][to] = na + nb;
+    if (na + nb > v->seq_max)
+        v->seq_max = na + nb;
+}
+
+/* Whether a blank cell looks the same in roles a and b: only the background shows, and the
+ * foreground too under an attribute that shows on blanks (reverse). */
+static bool blanks_alike(const vt_sgr *s, int a, int b)
+{
+    look la = look_of(s, a), lb = look_of(s, b);
+    unsigned shown_a = la.attrs & s->blank_attrs, shown_b = lb.attrs & s->blank_attrs;
+    return shown_a == shown_b && same_colour(la.bg, lb.bg) &&
+           (!shown_a || same_colour(la.fg, lb.fg));
+}
+
+/* Every role-to-role change, worked out once. */
+static void build_transitions(vt *v, const vt_caps *caps)
+{
+    char seq[SGR_MAX];
+    for (int to = 0; to < ROLE_COUNT; to++) {
+        if (!caps->sgr) {
+            const char *abs = caps->role_seq[to] ? caps->role_seq[to] : v->reset;
+            for (int from = 0; from <= FROM_ANY; from++)
+                set_trans(v, from, to, from == to ? "" : abs, "");
+            continue;
+        }
+        sgr_change(caps->sgr, PLAIN, to, seq, sizeof seq);
+        set_trans(v, FROM_ANY, to, v->reset, seq); /* the terminal's own reset first */
+        for (int from = 0; from < ROLE_COUNT; from++) {
+            sgr_change(caps->sgr, from, to, seq, sizeof seq);
+            set_trans(v, from, to, seq, "");
+            v->blank_alike[from][to] = blanks_alike(caps->sgr, from, to);
+        }
+    }
+}
+
 vt *vt_create(const vt_caps *caps)
 {
     vt *v = xcalloc(1, sizeof *v);
     v->reset = dup_or_empty(caps->reset);
     v->clear = dup_or_empty(caps->clear);
-    for (int r = 0; r < ROLE_COUNT; r++) {
-        v->seq[r] = dup_or_empty(caps->role_seq[r] ? caps->role_seq[r] : caps->reset);
-        v->seq_len[r] = strlen(v->seq[r]);
-        if (v->seq_len[r] > v->seq_max)
-            v->seq_max = v->seq_len[r];
-    }
+    build_transitions(v, caps);
     v->cup = caps->cup;
     v->skip_last_cell = caps->skip_last_cell;
     v->cur_x = v->cur_y = v->cur_role = -1;
@@ -52,8 +166,9 @@ void vt_destroy(vt *v)
 {
     if (!v)
         return;
-    for (int r = 0; r < ROLE_COUNT; r++)
-        free(v->seq[r]);
+    for (int from = 0; from <= FROM_ANY; from++)
+        for (int to = 0; to < ROLE_COUNT; to++)
+            free(v->trans[from][to]);
     free(v->reset);
     free(v->clear);
     free(v->buf);
@@ -92,6 +207,28 @@ static char *put_uint(char *p, unsigned u)
     return p;
 }
 
+/* The shortest ANSI move: forward along the row ("ESC [ n C"), a row's first column ("ESC [ y H"),
+ * or the full address. Trailing parameters of 1 are left out, as ECMA-48 allows. */
+static char *ansi_move(char *p, const vt *v, int x, int y)
+{
+    *p++ = '\x1b';
+    *p++ = '[';
+    if (y == v->cur_y && v->cur_x >= 0 && x > v->cur_x) {
+        if (x - v->cur_x > 1)
+            p = put_uint(p, (unsigned)(x - v->cur_x));
+        *p++ = 'C';
+        return p;
+    }
+    if (y > 0 || x > 0) /* "ESC [ ; n H" is valid too, but not every parser takes it */
+        p = put_uint(p, (unsigned)y + 1);
+    if (x > 0) {
+        *p++ = ';';
+        p = put_uint(p, (unsigned)x + 1);
+    }
+    *p++ = 'H';
+    return p;
+}
+
 static void move_to(vt *v, int x, int y)
 {
     if (v->cur_x == x && v->cur_y == y)
@@ -101,14 +238,8 @@ static void move_to(vt *v, int x, int y)
         if (s)
             append(v, s, strlen(s));
     } else {
-        char b[CUP_MAX], *p = b;
-        *p++ = '\x1b';
-        *p++ = '[';
-        p = put_uint(p, (unsigned)y + 1);
-        *p++ = ';';
-        p = put_uint(p, (unsigned)x + 1);
-        *p++ = 'H';
-        append(v, b, (size_t)(p - b));
+        char b[CUP_MAX];
+        append(v, b, (size_t)(ansi_move(b, v, x, y) - b));
     }
     v->cur_x = x;
     v->cur_y = y;
@@ -160,9 +291,11 @@ void vt_put(vt *v, int x, int y, const cell *c, int n)
     char *p = v->buf + v->len;
     for (int i = 0; i < n; i++) {
         int r = c[i].role < ROLE_COUNT ? c[i].role : ROLE_NORMAL;
-        if (r != v->cur_role) {
-            memcpy(p, v->seq[r], v->seq_len[r]);
-            p += v->seq_len[r];
+        bool blank = c[i].glyph[0] == ' ' || c[i].glyph[0] == '\0';
+        if (r != v->cur_role && !(blank && v->cur_role >= 0 && v->blank_alike[v->cur_role][r])) {
+            int from = v->cur_role < 0 ? FROM_ANY : v->cur_role;
+            memcpy(p, v->trans[from][r], v->trans_len[from][r]);
+            p += v->trans_len[from][r];
             v->cur_role = r;
         }
         p = put_glyph(p, &c[i]);
