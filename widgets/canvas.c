@@ -223,6 +223,18 @@ int canvas_put(canvas *c, int x, int y, rect clip, role ro, const char *text)
     return cols;
 }
 
+void canvas_fill(canvas *c, int x, int y, rect clip, role ro, const char *glyph, int n)
+{
+    span s = clip_span(c, clip);
+    if (!glyph || !*glyph || n <= 0 || y < s.y0 || y >= s.y1)
+        return;
+    long long x0 = x > s.x0 ? x : s.x0, x1 = (long long)x + n < s.x1 ? (long long)x + n : s.x1;
+    cell one = { .role = (uint8_t)ro };
+    next_glyph(glyph, one.glyph);
+    for (long long col = x0; col < x1; col++)
+        *cell_at(c, col, y) = one;
+}
+
 int canvas_printf(canvas *c, int x, int y, rect clip, role ro, const char *fmt, ...)
 {
     char buf[512];

@@ -42,6 +42,9 @@ void canvas_clear(canvas *c, rect r, role ro);
  * UTF-8 and control characters are drawn as '?'. Returns the columns the text would take (also
  * what was clipped), so callers can right-align with canvas_width_of(). */
 int canvas_put(canvas *c, int x, int y, rect clip, role ro, const char *text);
+/* n copies of the first glyph of `glyph` from (x, y) along the row, clipped like canvas_put (a
+ * bar is one glyph many times: decoded once). */
+void canvas_fill(canvas *c, int x, int y, rect clip, role ro, const char *glyph, int n);
 int canvas_printf(canvas *c, int x, int y, rect clip, role ro, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
 /* Columns a UTF-8 string takes (one per glyph). */

@@ -65,7 +65,10 @@ static void group_side(const view_symbol *v, book_side side, int64_t g, lside *o
     for (size_t i = 0; i < n && i < VIEW_LEVELS; i++) {
         int64_t px = group_px(lv[i].px, g, side);
         if (out->n == 0 || out->rows[out->n - 1].px != px) {
-            out->rows[out->n++] = (lrow){ .px = px };
+            lrow *fresh = &out->rows[out->n++]; /* not (lrow){...}: that clears its text too */
+            fresh->px = px;
+            fresh->qty = 0;
+            fresh->flash = ROLE_NORMAL;
         }
         lrow *r = &out->rows[out->n - 1];
         r->qty = sat_add(r->qty, lv[i].qty);
@@ -179,8 +182,12 @@ static int64_t bar_eighths(int64_t cum, int64_t max, int cells)
 
 static void draw_bar(canvas *c, rect clip, int x, int y, const theme *t, int64_t eighths, role ro)
 {
-    for (int i = 0; eighths > 0; i++, eighths -= 8)
-        canvas_put(c, x + i, y, clip, ro, t->hbar[eighths >= 8 ? 8 : eighths]);
+    int64_t full = eighths / 8;
+    if (full > clip.w)
+        full = clip.w;
+    canvas_fill(c, x, y, clip, ro, t->hbar[8], (int)full);
+    if (eighths % 8 && full < clip.w)
+        canvas_put(c, x + (int)full, y, clip, ro, t->hbar[eighths % 8]);
 }
 
 typedef struct draw_ctx {
@@ -235,7 +242,8 @@ static void draw_header(const draw_ctx *d, const view_symbol *v, int64_t group, 
     char g[DEC_FMT_MAX];
     if (lay->bw > 0 && group > 1 && dec_format(group, &v->px_scale, g, sizeof g) > 0) {
         rect clip = { x + lay->bx, y, lay->bw, 1 };
-        canvas_printf(d->c, clip.x, y, clip, ROLE_DIM, "group %s", g);
+        int at = clip.x + canvas_put(d->c, clip.x, y, clip, ROLE_DIM, "group ");
+        canvas_put(d->c, at, y, clip, ROLE_DIM, g);
     }
 }
 

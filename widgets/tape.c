@@ -27,6 +27,15 @@ typedef struct tape_widths {
     int px, qty;
 } tape_widths;
 
+static char *two_digits(char *p, int v)
+{
+    *p++ = (char)('0' + v / 10 % 10);
+    *p++ = (char)('0' + v % 10);
+    return p;
+}
+
+/* HH:MM:SS.mmm, MM:SS.mmm or SS.mmm (time_w 12, 9, 6) of the day in UTC; "" otherwise. By hand:
+ * snprintf for every row of a busy tape cost more than the rest of the row. */
 static void format_time(int64_t T_ms, int time_w, char *buf, size_t cap)
 {
     int64_t ms = T_ms % MS_PER_DAY;
@@ -34,14 +43,24 @@ static void format_time(int64_t T_ms, int time_w, char *buf, size_t cap)
         ms += MS_PER_DAY;
     int h = (int)(ms / 3600000), m = (int)(ms / 60000 % 60), s = (int)(ms / 1000 % 60);
     int milli = (int)(ms % 1000);
-    if (time_w == 12)
-        snprintf(buf, cap, "%02d:%02d:%02d.%03d", h, m, s, milli);
-    else if (time_w == 9)
-        snprintf(buf, cap, "%02d:%02d.%03d", m, s, milli);
-    else if (time_w == 6)
-        snprintf(buf, cap, "%02d.%03d", s, milli);
-    else
+    char *p = buf;
+    if (cap < 13 || (time_w != 12 && time_w != 9 && time_w != 6)) {
         buf[0] = '\0';
+        return;
+    }
+    if (time_w == 12) {
+        p = two_digits(p, h);
+        *p++ = ':';
+    }
+    if (time_w >= 9) {
+        p = two_digits(p, m);
+        *p++ = ':';
+    }
+    p = two_digits(p, s);
+    *p++ = '.';
+    *p++ = (char)('0' + milli / 100);
+    p = two_digits(p, milli % 100);
+    *p = '\0';
 }
 
 /* A value in the symbol's scale; "?" when it cannot be written (a view without scales prints the
@@ -59,17 +78,21 @@ static const view_trade *nth_newest(const view_symbol *v, size_t ntrades, int i)
     return &v->trades[ntrades - 1 - (size_t)i];
 }
 
-static tape_widths measure(const view_symbol *v, size_t ntrades, int rows)
+/* The rows' price and size text, formatted once for measuring and drawing. */
+typedef struct tape_text {
+    char px[VIEW_TRADES][DEC_FMT_MAX], qty[VIEW_TRADES][DEC_FMT_MAX];
+} tape_text;
+
+static tape_widths measure(const view_symbol *v, size_t ntrades, int rows, tape_text *txt)
 {
     tape_widths tw = { 0, 0 };
-    char buf[DEC_FMT_MAX];
     for (int i = 0; i < rows && (size_t)i < ntrades; i++) {
         const view_trade *tr = nth_newest(v, ntrades, i);
-        format_value(v, tr->px, &v->px_scale, buf, sizeof buf);
-        int w = canvas_width_of(buf);
+        format_value(v, tr->px, &v->px_scale, txt->px[i], sizeof txt->px[i]);
+        int w = canvas_width_of(txt->px[i]);
         tw.px = w > tw.px ? w : tw.px;
-        format_value(v, tr->qty, &v->qty_scale, buf, sizeof buf);
-        w = canvas_width_of(buf);
+        format_value(v, tr->qty, &v->qty_scale, txt->qty[i], sizeof txt->qty[i]);
+        w = canvas_width_of(txt->qty[i]);
         tw.qty = w > tw.qty ? w : tw.qty;
     }
     return tw;
@@ -160,25 +183,23 @@ static void draw_header(canvas *c, rect r, const tape_layout *l, tape_cols cols,
         put_right(c, cols.qty_right, y, r, ROLE_DIM, "size");
 }
 
-static void draw_trade(canvas *c, rect r, const theme *t, const view_symbol *v,
-                       const view_trade *tr, const tape_layout *l, tape_cols cols, int y,
+static void draw_trade(canvas *c, rect r, const theme *t, const view_trade *tr, const char *px,
+                       const char *qty, const tape_layout *l, tape_cols cols, int y,
                        int64_t large_qty)
 {
     role ro = trade_role(tr, large_qty);
     bool large = ro == ROLE_LARGE_BUY || ro == ROLE_LARGE_SELL;
-    char buf[DEC_FMT_MAX];
     if (l->time_w > 0) {
+        char buf[16];
         format_time(tr->T_ms, l->time_w, buf, sizeof buf);
         canvas_put(c, cols.time_x, y, r, large ? ro : ROLE_DIM, buf);
     }
-    format_value(v, tr->px, &v->px_scale, buf, sizeof buf);
     if (!l->show_qty) { /* narrowest: the price alone, cut with a mark if even that is too wide */
-        put_cut(c, r.x, y, r.w, r, ro, t, buf);
+        put_cut(c, r.x, y, r.w, r, ro, t, px);
         return;
     }
-    put_right(c, cols.px_right, y, r, ro, buf);
-    format_value(v, tr->qty, &v->qty_scale, buf, sizeof buf);
-    put_right(c, cols.qty_right, y, r, ro, buf);
+    put_right(c, cols.px_right, y, r, ro, px);
+    put_right(c, cols.qty_right, y, r, ro, qty);
     if (l->side)
         canvas_put(c, cols.side_x, y, r, ro, tr->buyer_maker ? t->down : t->up);
     if (large) { /* the whole row stands out, gaps included */
@@ -202,7 +223,8 @@ void tape_draw(canvas *c, rect r, const theme *t, const view_symbol *v, int64_t 
         return;
     }
     int rows = r.h - header;
-    tape_widths tw = measure(v, ntrades, rows);
+    tape_text txt;
+    tape_widths tw = measure(v, ntrades, rows, &txt);
     if (header) { /* the labels fit over their columns */
         tw.px = tw.px < 5 ? 5 : tw.px;
         tw.qty = tw.qty < 4 ? 4 : tw.qty;
@@ -212,5 +234,6 @@ void tape_draw(canvas *c, rect r, const theme *t, const view_symbol *v, int64_t 
     if (header)
         draw_header(c, r, l, cols, y++);
     for (int i = 0; i < rows && (size_t)i < ntrades; i++)
-        draw_trade(c, r, t, v, nth_newest(v, ntrades, i), l, cols, y++, large_qty);
+        draw_trade(c, r, t, nth_newest(v, ntrades, i), txt.px[i], txt.qty[i], l, cols, y++,
+                   large_qty);
 }

@@ -27,6 +27,22 @@ Test(canvas, put_clips_to_rect_and_canvas)
     canvas_destroy(c);
 }
 
+Test(canvas, fill_repeats_one_glyph_clipped_like_put)
+{
+    canvas *c = canvas_create(8, 2);
+    rect clip = { 1, 0, 5, 1 };
+    canvas_fill(c, -2, 0, clip, ROLE_BID_BAR, "\xe2\x96\x88x", 6); /* only the first glyph */
+    canvas_fill(c, 4, 0, clip, ROLE_ASK, "=", 9);                  /* cut at the clip */
+    canvas_fill(c, 0, 1, clip, ROLE_ASK, "=", 3);                  /* row outside the clip */
+    canvas_fill(c, 6, 1, canvas_bounds(c), ROLE_DIM, "\x01", 5);   /* control: '?' */
+    canvas_fill(c, 0, 1, canvas_bounds(c), ROLE_DIM, "z", 0);      /* nothing */
+    char *d = canvas_dump(c, true);
+    cr_assert_str_eq(d,
+                     " \xe2\x96\x88\xe2\x96\x88\xe2\x96\x88==  \n BBBaa  \n      ??\n      dd\n");
+    free(d);
+    canvas_destroy(c);
+}
+
 Test(canvas, utf8_one_glyph_per_cell_invalid_as_question_mark)
 {
     canvas *c = canvas_create(8, 1);
