@@ -270,8 +270,9 @@ struct engine {
     _Atomic int focus; /* slot index, -1 none */
 
     _Atomic uint64_t version, ring_drops, unroutable, messages;
-    /* RSS costs three syscalls: read at most every RSS_REFRESH_NS for views (the UI asks per frame). */
+    /* RSS costs three syscalls: the housekeeping thread reads it every RSS_REFRESH_NS. */
     _Atomic int64_t rss_bytes, rss_at;
+    _Atomic bool rss_by_hk; /* the housekeeping thread is running and refreshing it */
     _Atomic int waiters;
     pthread_mutex_t vlock;
     pthread_cond_t vcond;
@@ -1321,23 +1322,40 @@ static void on_time_done(void *ctx, const http_response *r)
     clock_add_sample(ctx, r);
 }
 
-/* Housekeeping thread: refresh the clock offset every time_refresh_ms. */
+static void refresh_rss(engine *e, int64_t now)
+{
+    atomic_store(&e->rss_at, now);
+    atomic_store(&e->rss_bytes, memacct_rss_bytes());
+}
+
+/* Housekeeping thread: refresh the clock offset every time_refresh_ms, and the RSS every
+ * RSS_REFRESH_NS (three syscalls on procfs, ~0.1 ms here: not on the UI thread's frames). */
 static void *housekeeping_main(void *arg)
 {
     pthread_setname_np(pthread_self(), "bf-house"); /* for top -H, perf and the benchmarks */
     engine *e = arg;
+    int64_t next_time = clk_mono_ns() + e->time_refresh_ms * CLK_NS_PER_MS;
+    atomic_store(&e->rss_by_hk, true);
     pthread_mutex_lock(&e->hk_lock);
     while (!e->hk_stop) {
-        struct timespec ts = mono_ts(clk_mono_ns() + e->time_refresh_ms * CLK_NS_PER_MS);
+        int64_t next_rss = atomic_load(&e->rss_at) + RSS_REFRESH_NS;
+        struct timespec ts = mono_ts(next_rss < next_time ? next_rss : next_time);
         while (!e->hk_stop && pthread_cond_timedwait(&e->hk_cond, &e->hk_lock, &ts) != ETIMEDOUT)
             ;
         if (e->hk_stop)
             break;
         pthread_mutex_unlock(&e->hk_lock);
-        http_get(e->http, "/fapi/v1/time", 1, HTTP_PRIO_LOW, on_time_done, e, NULL);
+        int64_t now = clk_mono_ns();
+        if (now >= next_rss)
+            refresh_rss(e, now);
+        if (now >= next_time) {
+            next_time = now + e->time_refresh_ms * CLK_NS_PER_MS;
+            http_get(e->http, "/fapi/v1/time", 1, HTTP_PRIO_LOW, on_time_done, e, NULL);
+        }
         pthread_mutex_lock(&e->hk_lock);
     }
     pthread_mutex_unlock(&e->hk_lock);
+    atomic_store(&e->rss_by_hk, false);
     return NULL;
 }
 
@@ -2238,10 +2256,8 @@ void engine_view_global(engine *e, view_global *out)
     for (int m = 0; m < MEM_MODULE_COUNT; m++)
         out->mem[m] = memacct_get((memacct_module)m);
     int64_t now = clk_mono_ns();
-    if (now - atomic_load(&e->rss_at) >= RSS_REFRESH_NS) {
-        atomic_store(&e->rss_at, now);
-        atomic_store(&e->rss_bytes, memacct_rss_bytes());
-    }
+    if (!atomic_load(&e->rss_by_hk) && now - atomic_load(&e->rss_at) >= RSS_REFRESH_NS)
+        refresh_rss(e, now); /* no housekeeping thread (replay): here, at most that often */
     out->rss_bytes = atomic_load(&e->rss_bytes);
 }
 

@@ -426,6 +426,19 @@ static void ensure_prev(screen *s, int w, int h)
     s->prev = xcalloc((size_t)w * (size_t)h, sizeof *s->prev);
 }
 
+#define CHUNK 8 /* cells compared at once while looking for the next change: one 48-byte memcmp */
+
+/* The first column from x on where the row changed (w: none). Unchanged stretches go by CHUNK
+ * cells at a time; most of a busy frame's row is unchanged between its changes. */
+static int next_change(const cell *now, const cell *was, int x, int w)
+{
+    while (x + CHUNK <= w && !memcmp(&now[x], &was[x], CHUNK * sizeof *now))
+        x += CHUNK;
+    while (x < w && same_cell(&now[x], &was[x]))
+        x++;
+    return x;
+}
+
 /* Copies the changed cells of one row in runs. Up to RUN_GAP unchanged cells between two changed
  * ones join the run: a few glyphs cost less than a cursor move. Returns the cells that changed. */
 static int draw_row(screen *s, const cell *now, cell *was, int y, int w, bool full)
@@ -435,10 +448,8 @@ static int draw_row(screen *s, const cell *now, cell *was, int y, int w, bool fu
     int written = 0;
     int x = 0;
     while (x < w) {
-        if (!full && same_cell(&now[x], &was[x])) {
-            x++;
-            continue;
-        }
+        if (!full && (x = next_change(now, was, x, w)) >= w)
+            break;
         int start = x, end = x + 1; /* [start, end) ends on a changed cell */
         written++;
         for (int k = end; k < w && k - start < RUN_MAX && k - end <= RUN_GAP; k++)

@@ -11,6 +11,7 @@
 #define GLYPH_MAX 4 /* UTF-8 bytes of one glyph */
 #define CUP_MAX   32
 #define SGR_MAX   128
+#define SLOT      32         /* role changes up to this long are copied as one fixed-size block */
 #define FROM_ANY  ROLE_COUNT /* trans[FROM_ANY]: from attributes unknown */
 #define PLAIN     ROLE_COUNT /* in sgr_change: the state right after a reset */
 
@@ -111,7 +112,7 @@ static void sgr_change(const vt_sgr *s, int from, int to, char *out, size_t cap)
 static void set_trans(vt *v, int from, int to, const char *a, const char *b)
 {
     size_t na = strlen(a), nb = strlen(b);
-    v->trans[from][to] = xmalloc(na + nb + 1);
+    v->trans[from][to] = xcalloc(1, na + nb + 1 > SLOT ? na + nb + 1 : SLOT);
     memcpy(v->trans[from][to], a, na);
     memcpy(v->trans[from][to] + na, b, nb + 1);
     v->trans_len[from][to] = na + nb;
@@ -287,15 +288,19 @@ void vt_put(vt *v, int x, int y, const cell *c, int n)
     if (n <= 0)
         return;
     move_to(v, x, y);
-    reserve(v, (size_t)n * (v->seq_max + GLYPH_MAX));
+    reserve(v, (size_t)n * ((v->seq_max > SLOT ? v->seq_max : SLOT) + GLYPH_MAX));
     char *p = v->buf + v->len;
     for (int i = 0; i < n; i++) {
         int r = c[i].role < ROLE_COUNT ? c[i].role : ROLE_NORMAL;
         bool blank = c[i].glyph[0] == ' ' || c[i].glyph[0] == '\0';
         if (r != v->cur_role && !(blank && v->cur_role >= 0 && v->blank_alike[v->cur_role][r])) {
             int from = v->cur_role < 0 ? FROM_ANY : v->cur_role;
-            memcpy(p, v->trans[from][r], v->trans_len[from][r]);
-            p += v->trans_len[from][r];
+            size_t len = v->trans_len[from][r];
+            if (len <= SLOT)
+                memcpy(p, v->trans[from][r], SLOT); /* constant size: a move or two, no call */
+            else
+                memcpy(p, v->trans[from][r], len);
+            p += len;
             v->cur_role = r;
         }
         p = put_glyph(p, &c[i]);

@@ -56,15 +56,22 @@ static int64_t sat_add(int64_t a, int64_t b)
     return __builtin_add_overflow(a, b, &s) ? INT64_MAX : s;
 }
 
-static void group_side(const view_symbol *v, book_side side, int64_t g, lside *out)
+/* The first `shown` rows of a side (grouped by g), and as many more as it takes to know they are
+ * complete: a row ends where the next one starts. */
+static void group_side(const view_symbol *v, book_side side, int64_t g, size_t shown, lside *out)
 {
     const book_level *lv = side == BOOK_BID ? v->bids : v->asks;
     size_t n = side == BOOK_BID ? v->nbids : v->nasks;
     size_t held = side == BOOK_BID ? v->bid_levels : v->ask_levels;
     out->n = 0;
+    bool cut = false; /* stopped at a row past the shown ones: those are complete */
     for (size_t i = 0; i < n && i < VIEW_LEVELS; i++) {
         int64_t px = group_px(lv[i].px, g, side);
         if (out->n == 0 || out->rows[out->n - 1].px != px) {
+            if (out->n > shown) {
+                cut = true;
+                break;
+            }
             lrow *fresh = &out->rows[out->n++]; /* not (lrow){...}: that clears its text too */
             fresh->px = px;
             fresh->qty = 0;
@@ -74,7 +81,7 @@ static void group_side(const view_symbol *v, book_side side, int64_t g, lside *o
         r->qty = sat_add(r->qty, lv[i].qty);
     }
     /* The view holds only the best VIEW_LEVELS: the outermost group may miss levels beyond them. */
-    if (g > 1 && held > n && out->n > 1)
+    if (!cut && g > 1 && held > n && out->n > 1)
         out->n--;
     int64_t cum = 0;
     for (size_t i = 0; i < out->n; i++)
@@ -98,12 +105,17 @@ static long find_row(const lside *s, size_t shown, book_side side, int64_t px)
     return -1;
 }
 
-/* Recent changes: the newest mark of a row wins (marks come oldest first). */
+/* Recent changes: the newest mark of a row wins (marks come oldest first). Marks beyond the last
+ * row shown (most of them: the view holds far more levels than fit) go by without a search. */
 static void apply_marks(lside *s, book_side side, int64_t g, const ladder_input *in, size_t shown)
 {
+    size_t last = (shown < s->n ? shown : s->n);
+    if (last == 0)
+        return;
+    int64_t edge = s->rows[last - 1].px;
     for (size_t m = 0; in->marks && m < in->nmarks; m++) {
         const ladder_mark *mk = &in->marks[m];
-        if (mk->side != side)
+        if (mk->side != side || (side == BOOK_BID ? mk->px < edge - g : mk->px > edge + g))
             continue;
         long i = find_row(s, shown, side, group_px(mk->px, g, side));
         if (i >= 0)
@@ -294,8 +306,8 @@ void ladder_draw(canvas *c, rect r, const theme *t, const ladder_input *in)
     rows_area a = split_rows(r);
     layout lay = { .pw = 5, .qw = 3, .cw = 3 };
     if (v->has_scale) {
-        group_side(v, BOOK_BID, g, &bids);
-        group_side(v, BOOK_ASK, g, &asks);
+        group_side(v, BOOK_BID, g, (size_t)a.nbid, &bids);
+        group_side(v, BOOK_ASK, g, (size_t)a.nask, &asks);
         apply_marks(&bids, BOOK_BID, g, in, (size_t)a.nbid);
         apply_marks(&asks, BOOK_ASK, g, in, (size_t)a.nask);
         format_rows(v, &bids, (size_t)a.nbid, &lay);

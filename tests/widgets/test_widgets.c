@@ -533,6 +533,55 @@ Test(ladder, grouping_sums_quantities_and_rounds_outward)
     free(v);
 }
 
+/* A deep book in a few rows: the shown groups are complete (their quantities and cumulative sums
+ * count every level of the group), marks on levels that are not shown change nothing, and a mark
+ * on a shown group's level flashes that row. */
+Test(ladder, a_deep_book_in_few_rows_groups_and_marks_only_what_shows)
+{
+    view_symbol *v = calloc(1, sizeof *v);
+    v->state = SYNC_LIVE;
+    v->has_scale = true;
+    v->px_scale = dec_scale_plain(1);
+    v->qty_scale = dec_scale_plain(0);
+    for (int i = 0; i < VIEW_LEVELS; i++) {
+        v->bids[i] = (book_level){ 1000 - i, 1 };
+        v->asks[i] = (book_level){ 1001 + i, 2 };
+    }
+    v->nbids = v->nasks = VIEW_LEVELS;
+    v->bid_levels = v->ask_levels = 5000;
+    ladder_mark marks[] = { { BOOK_BID, 950, LADDER_ADD },
+                            { BOOK_BID, 997, LADDER_PULL },
+                            { BOOK_ASK, 1100, LADDER_ADD } };
+    canvas *c = canvas_create(20, 8);
+    theme t;
+    theme_init(&t, false, DEPTH_MONO);
+    ladder_input in = { .v = v, .group = 5, .marks = marks, .nmarks = 3 };
+    ladder_draw(c, canvas_bounds(c), &t, &in);
+    char *d = canvas_dump(c, false);
+    /* asks round up: 100.1..100.5 -> 100.5 (5 x 2), then 101.0, 101.5; bids round down: 100.0
+     * alone, then 99.5 (99.5..99.9) and 99.0 (99.0..99.4), 5 each. */
+    cr_assert_str_eq(d,
+                     "price qty cum group \n"
+                     "101.5  10  30 ######\n"
+                     "101.0  10  20 ####  \n"
+                     "100.5  10  10 ##    \n"
+                     "--------------------\n"
+                     "100.0   1   1 .     \n"
+                     " 99.5   5   6 #.    \n"
+                     " 99.0   5  11 ##.   \n",
+                     "got:\n%s", d);
+    free(d);
+    for (int y = 1; y < 8; y++) /* asks on rows 1-3, the separator on 4, bids on 5-7 */
+        if (y != 4)
+            cr_assert_eq(canvas_at(c, 1, y)->role,
+                         y == 6  ? ROLE_FLASH_PULL
+                         : y < 4 ? ROLE_ASK
+                                 : ROLE_BID,
+                         "row %d", y);
+    canvas_destroy(c);
+    free(v);
+}
+
 Test(ladder, confined_to_its_rect)
 {
     view_symbol *v = hand_view();
