@@ -210,13 +210,19 @@ static bool colour_params(const char *fmt, short c, char *out, size_t cap, const
     return true;
 }
 
+enum { SA_BOLD, SA_DIM, SA_REVERSE, SA_UNDERLINE }; /* vt's attribute indices, as mapped here */
+
 /* The roles as SGR parameters, so that vt sends only what changes between two roles; NULL when a
  * string the roles need is not a plain SGR (then every change is the role's whole sequence). */
 static const vt_sgr *roles_as_sgr(color_depth d)
 {
-    static const char *const attr_cap[VT_ATTR_COUNT] = { "bold", "dim", "rev", "smul" };
-    static const unsigned pal_bit[VT_ATTR_COUNT] = { PAL_BOLD, PAL_DIM, PAL_REVERSE,
-                                                     PAL_UNDERLINE };
+    static const char *const attr_cap[VT_ATTR_COUNT] = {
+        [SA_BOLD] = "bold", [SA_DIM] = "dim", [SA_REVERSE] = "rev", [SA_UNDERLINE] = "smul"
+    };
+    static const unsigned pal_bit[VT_ATTR_COUNT] = { [SA_BOLD] = PAL_BOLD,
+                                                     [SA_DIM] = PAL_DIM,
+                                                     [SA_REVERSE] = PAL_REVERSE,
+                                                     [SA_UNDERLINE] = PAL_UNDERLINE };
     static char attr[VT_ATTR_COUNT][16], fg[ROLE_COUNT][32], bg[ROLE_COUNT][32];
     static vt_sgr s;
     memset(&s, 0, sizeof s);
@@ -242,12 +248,18 @@ static const vt_sgr *roles_as_sgr(color_depth d)
     char op[SEQ_MAX] = "", rmul[SEQ_MAX] = "";
     seq_add(op, sizeof op, cap_string("op"));
     s.default_colours = !strcmp(op, "\x1b[39;49m");
-    s.blank_attrs = 1u << 2 | 1u << 3; /* reverse and underline show on a blank */
+    s.blank_attrs = 1u << SA_REVERSE | 1u << SA_UNDERLINE; /* what shows on a blank */
     /* A terminal whose underline ends with ECMA-48's 24 takes its other attribute-off codes. */
     seq_add(rmul, sizeof rmul, cap_string("rmul"));
     if (!strcmp(rmul, "\x1b[24m")) {
-        static const char *const off[VT_ATTR_COUNT] = { "22", "22", "27", "24" };
-        static const unsigned clears[VT_ATTR_COUNT] = { 3, 3, 4, 8 }; /* 22: bold and dim */
+        static const char *const off[VT_ATTR_COUNT] = {
+            [SA_BOLD] = "22", [SA_DIM] = "22", [SA_REVERSE] = "27", [SA_UNDERLINE] = "24"
+        };
+        const unsigned intensity = 1u << SA_BOLD | 1u << SA_DIM; /* 22 ends both */
+        const unsigned clears[VT_ATTR_COUNT] = { [SA_BOLD] = intensity,
+                                                 [SA_DIM] = intensity,
+                                                 [SA_REVERSE] = 1u << SA_REVERSE,
+                                                 [SA_UNDERLINE] = 1u << SA_UNDERLINE };
         for (int i = 0; i < VT_ATTR_COUNT; i++) {
             s.attr_off[i] = off[i];
             s.attr_off_clears[i] = clears[i];
