@@ -4,12 +4,17 @@
  * symbols), against the same binary with --repaint-all (every panel redrawn, every cell rewritten
  * and the whole terminal repainted every frame), in the same run.
  *
- * Arms alternate (changed-only, repaint-all, changed-only, ...) for --rounds rounds. Each arm
+ * A third arm measures the floor: the same binary with --bench-floor, whose frames wake, read the
+ * views and draw only the status bar. No drawing strategy can make a frame cheaper than that, so
+ * floor / repaint-all is the smallest ratio this machine allows.
+ *
+ * Arms alternate (changed-only, repaint-all, floor, changed-only, ...) for --rounds rounds. Each arm
  * starts bfmon in a fresh tmux server, waits until the screen shows a LIVE book, lets it settle,
  * then reads utime+stime from /proc/<pid>/stat (the whole process: engine threads included) and
  * the run time in ns from /proc/<pid>/task/<pid>/schedstat (the UI thread alone) over a fixed
  * window. The figures are the
- * medians of the per-round ratios changed-only / repaint-all (target <= 0.20). The sim runs as its
+ * medians of the per-round ratios changed-only / repaint-all (target <= 0.20) and floor /
+ * repaint-all. The sim runs as its
  * own process and is not counted. Prints a table and one JSON line. Not a test.
  */
 #include <errno.h>
@@ -210,14 +215,19 @@ static bool wait_live(const char *sock, double timeout_s)
     return false;
 }
 
-static arm_result run_arm(const opts *o, const sim *s, bool repaint_all, int round)
+typedef enum arm { ARM_CHANGED, ARM_REPAINT_ALL, ARM_FLOOR, ARM_COUNT } arm;
+
+static const char *const arm_name[ARM_COUNT] = { "changed", "repaint-all", "floor" };
+static const char *const arm_flag[ARM_COUNT] = { "", " --repaint-all", " --bench-floor" };
+
+static arm_result run_arm(const opts *o, const sim *s, arm which, int round)
 {
     char sock[64], args[1536], out[64];
-    snprintf(sock, sizeof sock, "bftuibench-%d-%d-%d", (int)getpid(), round, repaint_all);
+    snprintf(sock, sizeof sock, "bftuibench-%d-%d-%d", (int)getpid(), round, (int)which);
     snprintf(args, sizeof args,
              "new-session -d -s bench -x %d -y %d 'exec env LANG=C.UTF-8 %s --rest-url %s "
              "--ws-url %s --fps %d%s' \\; set-option -g status off",
-             o->w, o->h, o->bfmon, s->rest, s->ws, o->fps, repaint_all ? " --repaint-all" : "");
+             o->w, o->h, o->bfmon, s->rest, s->ws, o->fps, arm_flag[which]);
     tmux(sock, args, NULL, 0);
     if (!wait_live(sock, 30))
         die("bfmon showed no LIVE book within 30 s");
@@ -253,9 +263,9 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static double median(const double *v, int n)
+static double median(const double *v, int n) /* n <= ARM_COUNT * MAX_ROUNDS */
 {
-    double s[MAX_ROUNDS];
+    double s[ARM_COUNT * MAX_ROUNDS];
     memcpy(s, v, (size_t)n * sizeof *v);
     qsort(s, (size_t)n, sizeof *s, cmp_double);
     return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
@@ -324,47 +334,61 @@ static void parse(int argc, char **argv, opts *o)
         die("bad options");
 }
 
+/* The median over rounds of arm a's CPU (a == b) or of the ratio of arm a's to arm b's; ui: the UI
+ * thread's, else the whole process's. */
+static double median_of(arm_result (*res)[ARM_COUNT], int rounds, arm a, arm b, bool ui)
+{
+    double v[MAX_ROUNDS];
+    for (int r = 0; r < rounds; r++) {
+        double x = ui ? res[r][a].cpu_ui : res[r][a].cpu_process;
+        double y = ui ? res[r][b].cpu_ui : res[r][b].cpu_process;
+        v[r] = a == b ? x : y > 0 ? x / y : 0;
+    }
+    return median(v, rounds);
+}
+
 int main(int argc, char **argv)
 {
     opts o;
     parse(argc, argv, &o);
     sim s;
     sim_start(&s, &o);
-    arm_result diff[MAX_ROUNDS], full[MAX_ROUNDS];
-    double rp[MAX_ROUNDS], ru[MAX_ROUNDS], msgs[2 * MAX_ROUNDS];
+    arm_result res[MAX_ROUNDS][ARM_COUNT];
+    double msgs[ARM_COUNT * MAX_ROUNDS];
     if (!o.json_only)
         printf("%-6s %-12s %10s %10s %12s\n", "round", "arm", "process", "UI thread", "sim msg/s");
     for (int r = 0; r < o.rounds; r++) {
-        diff[r] = run_arm(&o, &s, false, r);
-        full[r] = run_arm(&o, &s, true, r);
-        rp[r] = full[r].cpu_process > 0 ? diff[r].cpu_process / full[r].cpu_process : 0;
-        ru[r] = full[r].cpu_ui > 0 ? diff[r].cpu_ui / full[r].cpu_ui : 0;
-        msgs[2 * r] = diff[r].msgs_per_s;
-        msgs[2 * r + 1] = full[r].msgs_per_s;
-        if (!o.json_only) {
-            printf("%-6d %-12s %9.1f%% %9.1f%% %12.0f\n", r + 1, "changed",
-                   100 * diff[r].cpu_process, 100 * diff[r].cpu_ui, diff[r].msgs_per_s);
-            printf("%-6d %-12s %9.1f%% %9.1f%% %12.0f\n", r + 1, "repaint-all",
-                   100 * full[r].cpu_process, 100 * full[r].cpu_ui, full[r].msgs_per_s);
+        for (arm a = 0; a < ARM_COUNT; a++) {
+            arm_result *x = &res[r][a];
+            *x = run_arm(&o, &s, a, r);
+            msgs[ARM_COUNT * r + a] = x->msgs_per_s;
+            if (!o.json_only)
+                printf("%-6d %-12s %9.1f%% %9.2f%% %12.0f\n", r + 1, arm_name[a],
+                       100 * x->cpu_process, 100 * x->cpu_ui, x->msgs_per_s);
             fflush(stdout);
         }
     }
     sim_stop(&s);
-    double dp[MAX_ROUNDS], du[MAX_ROUNDS], fp[MAX_ROUNDS], fu[MAX_ROUNDS];
-    for (int r = 0; r < o.rounds; r++)
-        dp[r] = diff[r].cpu_process, du[r] = diff[r].cpu_ui, fp[r] = full[r].cpu_process,
-        fu[r] = full[r].cpu_ui;
-    double mrp = median(rp, o.rounds), mru = median(ru, o.rounds);
-    if (!o.json_only)
+    double mrp = median_of(res, o.rounds, ARM_CHANGED, ARM_REPAINT_ALL, false);
+    double mru = median_of(res, o.rounds, ARM_CHANGED, ARM_REPAINT_ALL, true);
+    double mfu = median_of(res, o.rounds, ARM_FLOOR, ARM_REPAINT_ALL, true);
+    if (!o.json_only) {
         printf("median ratio changed/repaint-all: process %.3f, UI thread %.3f (target <= 0.20)\n",
                mrp, mru);
+        printf("median ratio floor/repaint-all, UI thread: %.3f (a frame that draws one row)\n",
+               mfu);
+    }
     printf("{\"bench\":\"bfmon-tui-bench\",\"size\":\"%dx%d\",\"fps\":%d,\"sim_rate\":%.0f,"
            "\"msgs_per_s\":%.0f,\"rounds\":%d,\"window_s\":%.1f,"
            "\"changed_cpu_process\":%.4f,\"repaint_cpu_process\":%.4f,"
-           "\"changed_cpu_ui\":%.4f,\"repaint_cpu_ui\":%.4f,"
-           "\"ratio_process\":%.4f,\"ratio_ui_thread\":%.4f,\"target\":0.2}\n",
-           o.w, o.h, o.fps, o.rate, median(msgs, 2 * o.rounds), o.rounds, o.window_s,
-           median(dp, o.rounds), median(fp, o.rounds), median(du, o.rounds), median(fu, o.rounds),
-           mrp, mru);
+           "\"changed_cpu_ui\":%.4f,\"repaint_cpu_ui\":%.4f,\"floor_cpu_ui\":%.4f,"
+           "\"ratio_process\":%.4f,\"ratio_ui_thread\":%.4f,\"ratio_floor_ui_thread\":%.4f,"
+           "\"target\":0.2}\n",
+           o.w, o.h, o.fps, o.rate, median(msgs, ARM_COUNT * o.rounds), o.rounds, o.window_s,
+           median_of(res, o.rounds, ARM_CHANGED, ARM_CHANGED, false),
+           median_of(res, o.rounds, ARM_REPAINT_ALL, ARM_REPAINT_ALL, false),
+           median_of(res, o.rounds, ARM_CHANGED, ARM_CHANGED, true),
+           median_of(res, o.rounds, ARM_REPAINT_ALL, ARM_REPAINT_ALL, true),
+           median_of(res, o.rounds, ARM_FLOOR, ARM_FLOOR, true), mrp, mru, mfu);
     return 0;
 }

@@ -38,6 +38,7 @@ typedef struct app_config {
     int fps;                  /* frame cap; 0: APP_DEFAULT_FPS */
     bool demo;                /* DEMO at all times */
     bool repaint_all;         /* benchmark baseline: redraw and repaint everything every frame */
+    bool bench_floor; /* benchmark floor: frames as usual, but only the status bar is drawn */
     bool force_ascii;
     keymap *km;                /* the caller's, with the keymap file applied */
     const char *first_message; /* shown at start for a while (a keymap file error), or NULL */

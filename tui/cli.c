@@ -180,6 +180,7 @@ enum {
     LIVE_FPS,
     LIVE_CONFIG,
     LIVE_REPAINT_ALL,
+    LIVE_BENCH_FLOOR,
     LIVE_ASCII,
 };
 
@@ -197,6 +198,8 @@ static bool *live_flag(int c, cli_live *o)
         return &o->deflate;
     case LIVE_REPAINT_ALL: /* hidden: the benchmark's baseline */
         return &o->repaint_all;
+    case LIVE_BENCH_FLOOR: /* hidden: the benchmark's floor */
+        return &o->bench_floor;
     case LIVE_ASCII:
         return &o->ascii;
     default:
@@ -237,6 +240,7 @@ int cli_parse_live(int argc, char **argv, cli_live *o)
         { "fps", required_argument, NULL, LIVE_FPS },
         { "config", required_argument, NULL, LIVE_CONFIG },
         { "repaint-all", no_argument, NULL, LIVE_REPAINT_ALL },
+        { "bench-floor", no_argument, NULL, LIVE_BENCH_FLOOR },
         { "ascii", no_argument, NULL, LIVE_ASCII },
         { "help-live", no_argument, NULL, 'h' },
         { "help", no_argument, NULL, 'h' },

@@ -41,7 +41,7 @@ void cli_usage(FILE *to);
 /* ---- bfmon [live options] ---- */
 typedef struct cli_live {
     opts_feed feed;
-    bool headless, json, demo, deflate, repaint_all, ascii;
+    bool headless, json, demo, deflate, repaint_all, bench_floor, ascii;
     int fps;            /* 1..240; default 20 */
     const char *config; /* keymap file, or NULL for the XDG path */
 } cli_live;

@@ -220,6 +220,7 @@ static int run_ui(cli_live *o)
                           .fps = o->fps,
                           .demo = o->demo,
                           .repaint_all = o->repaint_all,
+                          .bench_floor = o->bench_floor,
                           .force_ascii = o->ascii,
                           .km = km,
                           .first_message = msg[0] ? msg : NULL };

@@ -58,7 +58,8 @@ Test(cli, live_defaults)
     cr_assert_eq(o.feed.interval_ns, CLK_NS_PER_S);
     cr_assert_eq(o.feed.duration_ns, 0);
     cr_assert_eq(o.fps, 0, "the UI's default frame cap");
-    cr_assert(!o.headless && !o.json && !o.demo && !o.deflate && !o.repaint_all && !o.ascii);
+    cr_assert(!o.headless && !o.json && !o.demo && !o.deflate && !o.repaint_all && !o.bench_floor);
+    cr_assert(!o.ascii);
 }
 
 Test(cli, live_every_option)
@@ -99,12 +100,24 @@ Test(cli, live_every_option)
     cr_assert_eq(o.feed.workers, 3);
     cr_assert_eq(o.fps, 30);
     cr_assert(o.headless && o.json && o.demo && o.deflate && o.ascii && !o.repaint_all);
+    cr_assert(!o.bench_floor);
     cr_assert_eq(o.feed.interval_ns, 250 * CLK_NS_PER_MS);
     cr_assert_eq(o.feed.duration_ns, 120 * CLK_NS_PER_S);
     cr_assert_str_eq(o.config, "keys.conf");
     cr_assert_str_eq(o.feed.rest_url, "http://127.0.0.1:1");
     cr_assert_str_eq(o.feed.ws_url, "ws://127.0.0.1:1");
     cr_assert_str_eq(o.feed.ca_file, "ca.pem");
+}
+
+Test(cli, the_benchmark_arms_are_flags_of_their_own)
+{
+    char *all[] = { "bfmon", "--repaint-all", NULL };
+    char *floor[] = { "bfmon", "--bench-floor", NULL };
+    cli_live o;
+    cr_assert_eq(cli_parse_live(ARGC(all), all, &o), CLI_RUN);
+    cr_assert(o.repaint_all && !o.bench_floor);
+    cr_assert_eq(cli_parse_live(ARGC(floor), floor, &o), CLI_RUN);
+    cr_assert(o.bench_floor && !o.repaint_all);
 }
 
 Test(cli, live_bad_values_are_usage_errors)

@@ -181,6 +181,23 @@ Test(tui, shows_a_live_ladder_for_the_default_symbol, .fini = cleanup)
     free(cap);
 }
 
+/* The benchmark's floor arm: frames go on (the status bar's book states change), data panels and
+ * the watchlist are never drawn. */
+Test(tui, the_bench_floor_draws_only_the_status_bar, .fini = cleanup)
+{
+    tui *t = &T;
+    start_sim(t, five);
+    start_ui(t, 120, 40, "--bench-floor");
+    wait_screen(t, tpane_has_text, "BTCUSDT LIVE", FIRST_MS, "BTCUSDT LIVE in the status bar");
+    char *cap = capture(t);
+    const char *status = strstr(cap, "public up");
+    cr_assert(status, "%s", cap);
+    for (const char *c = cap; c < status; c++)
+        cr_assert(*c == ' ' || *c == '\n', "nothing above the status bar:\n%s", cap);
+    cr_assert(!tpane_matches(cap, BTC_PRICE), "no price anywhere:\n%s", cap);
+    free(cap);
+}
+
 Test(tui, keys_switch_the_symbol_and_nothing_of_the_old_remains, .fini = cleanup)
 {
     tui *t = &T;
