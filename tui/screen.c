@@ -306,14 +306,17 @@ static void curses_take_terminal(void)
     doupdate();
 }
 
-/* Output goes out as written: bfmon never sends a newline, and without output processing the kernel
- * copies a frame instead of inspecting each byte. ncurses keeps it as the program's mode (after a
- * suspend too); endwin restores the shell's. */
-static void plain_output(void)
+/* The terminal's modes while bfmon runs. Output goes out as written: bfmon never sends a newline,
+ * and without output processing the kernel copies a frame instead of inspecting each byte. No
+ * XON/XOFF flow control: with it a stray Ctrl-S stops all output, the screen freezes with live-
+ * looking data and the UI thread blocks in write, deaf to every key but Ctrl-Q. ncurses keeps
+ * these as the program's mode (after a suspend too); endwin restores the shell's. */
+static void program_modes(void)
 {
     struct termios tio;
     if (tcgetattr(STDOUT_FILENO, &tio) == 0) {
         tio.c_oflag &= ~(tcflag_t)OPOST;
+        tio.c_iflag &= ~(tcflag_t)IXON;
         tcsetattr(STDOUT_FILENO, TCSADRAIN, &tio);
     }
     def_prog_mode();
@@ -348,7 +351,7 @@ screen *screen_open(const screen_opts *o, char *why, size_t why_cap)
         s->opts = *o;
     cbreak();
     noecho();
-    plain_output();
+    program_modes();
     s->input = newpad(1, 1);
     keypad(s->input, TRUE);
     nodelay(s->input, TRUE);

@@ -411,6 +411,22 @@ Test(tui, q_exits_with_status_0_and_restores_the_terminal, .fini = cleanup)
     expect_restored(t);
 }
 
+/* Ctrl-S must not stop the terminal's output (XON/XOFF): the screen would freeze on data that
+ * looks live and the UI would block writing to it. The next key still switches the symbol. */
+Test(tui, ctrl_s_does_not_freeze_the_screen, .fini = cleanup)
+{
+    tui *t = &T;
+    start_sim(t, five);
+    start_ui(t, 120, 40, NULL);
+    wait_live_btc(t);
+    tpane_keys(&t->pane, "C-s");
+    tpane_keys(&t->pane, "2");
+    ladder_check eth = { ETH_PRICE, BTC_PRICE, 5 };
+    wait_screen(t, ladder_shows, &eth, WAIT_MS, "ETHUSDT after Ctrl-S and 2");
+    tpane_keys(&t->pane, "q");
+    expect_restored(t);
+}
+
 Test(tui, sigterm_also_restores_the_terminal, .fini = cleanup)
 {
     tui *t = &T;
