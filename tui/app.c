@@ -1048,8 +1048,13 @@ static void drain_wakeups(app *a)
         a->dirty = true;
 }
 
+/* While the terminal is busy taking the last frame nothing can be drawn, so every deadline (frame,
+ * tick, flash, slow panels) waits for it: POLLOUT, a key or a signal wakes the loop, and a terminal
+ * that stopped reading costs no spinning (and at least once a second the loop looks around). */
 static int64_t next_deadline(app *a, int64_t now)
 {
+    if (screen_busy(a->scr))
+        return now + CLK_NS_PER_S;
     if (a->dirty || a->hot) {
         int64_t due = a->last_frame_ns + a->frame_interval_ns;
         return due > now ? due : now;
@@ -1064,18 +1069,22 @@ static void wait_events(app *a)
 {
     int64_t now = clk_mono_ns();
     int64_t wait = next_deadline(a, now) - now;
+    wait = wait > 0 ? wait : 0; /* a deadline already gone: look at the descriptors and return */
+    bool busy = screen_busy(a->scr);
     struct pollfd fds[3] = {
         { screen_input_fd(a->scr), POLLIN, 0 },
         { a->sigfd, POLLIN, 0 },
-        { engine_wakeup_fd(a->e), POLLIN, 0 },
+        { busy ? screen_output_fd(a->scr) : engine_wakeup_fd(a->e), busy ? POLLOUT : POLLIN, 0 },
     };
     /* While a frame is pending the eventfd would only wake us for nothing; while data keeps
      * coming (hot) the frame clock looks at the version instead, one wakeup per frame. */
-    nfds_t n = a->dirty || a->hot ? 2 : 3;
+    nfds_t n = busy || !(a->dirty || a->hot) ? 3 : 2;
     struct timespec ts = { wait / CLK_NS_PER_S, wait % CLK_NS_PER_S };
     int rc = ppoll(fds, n, &ts, NULL);
     if (rc <= 0)
         return;
+    if (busy && fds[2].revents)
+        screen_flush(a->scr);
     if (fds[1].revents)
         on_signal(a);
     if (fds[0].revents) {
@@ -1083,7 +1092,7 @@ static void wait_events(app *a)
         while (!a->quit && (key = screen_key(a->scr)) >= 0)
             on_key(a, key);
     }
-    if (n == 3 && fds[2].revents)
+    if (!busy && n == 3 && fds[2].revents)
         drain_wakeups(a);
 }
 
@@ -1134,7 +1143,8 @@ static void loop(app *a)
         tick(a, now);
         if (a->quit)
             break;
-        if ((a->dirty || a->cfg->repaint_all) && now - a->last_frame_ns >= a->frame_interval_ns) {
+        if ((a->dirty || a->cfg->repaint_all) && now - a->last_frame_ns >= a->frame_interval_ns &&
+            !screen_busy(a->scr)) {
             a->dirty = false;
             a->last_frame_ns = now;
             frame(a, now);

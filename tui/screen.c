@@ -7,11 +7,18 @@
  * once per role) and glyphs, written with one write(2) per frame, so a frame never shows half drawn.
  * Keys are read from a 1x1 pad, because reading from stdscr would let ncurses refresh the screen
  * over bfmon's output.
+ *
+ * Frames go out through a second, non-blocking open of the terminal. A terminal that stops reading
+ * (a stalled ssh link, a hung emulator) would otherwise block the UI thread in write, deaf to every
+ * key: instead the rest of the frame waits (screen_busy), no new frame is made until it has gone,
+ * and the keys keep working. The next frame after it is still only the difference, because what is
+ * queued reaches the terminal in order. The shell's own descriptor stays blocking.
  */
 #include "tui/screen.h"
 
 #include <curses.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <langinfo.h>
 #include <locale.h>
 #include <poll.h>
@@ -22,6 +29,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 #include <wchar.h>
 
@@ -30,9 +38,10 @@
 #include "tui/vt.h"
 #include "util/xalloc.h"
 
-#define RUN_MAX 256 /* cells per vt_put */
-#define RUN_GAP 3   /* unchanged cells a run may bridge */
-#define SEQ_MAX 128 /* one role's attribute sequence */
+#define RUN_MAX  256  /* cells per vt_put */
+#define RUN_GAP  3    /* unchanged cells a run may bridge */
+#define SEQ_MAX  128  /* one role's attribute sequence */
+#define DRAIN_MS 1000 /* on the way out, how long a frame still going out may take */
 
 struct screen {
     theme th;
@@ -42,11 +51,15 @@ struct screen {
     bool valid;
     WINDOW *input; /* a pad: reading keys from it never makes ncurses refresh the screen */
     vt *out;
+    int out_fd;          /* the terminal, opened again non-blocking (or STDOUT_FILENO) */
+    const char *pending; /* the part of the last frame the terminal has not taken yet */
+    size_t pending_len;
 };
 
 static volatile sig_atomic_t curses_active;
 
 static void park_cursor(void);
+static void drain_or_drop(screen *s);
 
 /* ---- restoring the terminal ----------------------------------------------------------------- */
 
@@ -324,6 +337,15 @@ static void program_modes(void)
 
 /* ---- open / close --------------------------------------------------------------------------- */
 
+/* The terminal opened again, non-blocking, for frames; the descriptor the shell shares stays as it
+ * is. STDOUT_FILENO when that cannot be done (writes then block as they would anywhere). */
+static int open_output(void)
+{
+    const char *name = ttyname(STDOUT_FILENO);
+    int fd = name ? open(name, O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC) : -1;
+    return fd >= 0 ? fd : STDOUT_FILENO;
+}
+
 static bool locale_is_utf8(void)
 {
     const char *cs = nl_langinfo(CODESET);
@@ -347,6 +369,7 @@ screen *screen_open(const screen_opts *o, char *why, size_t why_cap)
     atexit(restore_terminal);
     install_fatal_handlers();
     screen *s = xcalloc(1, sizeof *s);
+    s->out_fd = open_output();
     if (o)
         s->opts = *o;
     cbreak();
@@ -372,9 +395,13 @@ screen *screen_open(const screen_opts *o, char *why, size_t why_cap)
 
 void screen_close(screen *s)
 {
+    if (s)
+        drain_or_drop(s);
     restore_terminal();
     if (!s)
         return;
+    if (s->out_fd != STDOUT_FILENO)
+        close(s->out_fd);
     free(s->prev);
     vt_destroy(s->out);
     free(s);
@@ -414,6 +441,7 @@ bool screen_resize(screen *s)
 
 void screen_suspend(screen *s)
 {
+    drain_or_drop(s);
     park_cursor();
     def_prog_mode();
     endwin();
@@ -479,29 +507,67 @@ static int draw_row(screen *s, const cell *now, cell *was, int y, int w, bool fu
     return written;
 }
 
-/* All of buf to the terminal. A terminal that stops reading blocks the UI here, as it would any
- * program writing to it; a write error leaves the screen unknown, so the next frame repaints. */
-static bool write_all(const char *buf, size_t len)
+/* As much of the pending frame as the terminal takes now. A write error leaves the screen
+ * unknown: the rest is dropped and the next frame repaints everything. */
+static void send_pending(screen *s)
 {
-    while (len > 0) {
-        ssize_t n = write(STDOUT_FILENO, buf, len);
+    while (s->pending_len > 0) {
+        ssize_t n = write(s->out_fd, s->pending, s->pending_len);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 && errno == EAGAIN) {
-            struct pollfd p = { STDOUT_FILENO, POLLOUT, 0 };
-            poll(&p, 1, 100);
-            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (n <= 0) {
+            s->pending_len = 0;
+            s->valid = false;
+            return;
         }
-        if (n <= 0)
-            return false;
-        buf += n;
-        len -= (size_t)n;
+        s->pending += n;
+        s->pending_len -= (size_t)n;
     }
-    return true;
+}
+
+bool screen_busy(const screen *s)
+{
+    return s->pending_len > 0;
+}
+
+int screen_output_fd(const screen *s)
+{
+    return s->out_fd;
+}
+
+void screen_flush(screen *s)
+{
+    send_pending(s);
+}
+
+/* Before ncurses writes (leaving, suspending): let a frame still going out finish for a while, then
+ * discard what the terminal has not taken, so ncurses' own blocking writes cannot hang. The screen
+ * is unknown afterwards. */
+static void drain_or_drop(screen *s)
+{
+    int64_t left_ms = DRAIN_MS;
+    while (s->pending_len > 0 && left_ms > 0) {
+        struct pollfd p = { s->out_fd, POLLOUT, 0 };
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        poll(&p, 1, (int)left_ms);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        left_ms -= (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+        send_pending(s);
+    }
+    if (s->pending_len > 0) {
+        tcflush(STDOUT_FILENO, TCOFLUSH);
+        s->pending_len = 0;
+        s->valid = false;
+    }
 }
 
 int screen_draw(screen *s, const canvas *c)
 {
+    if (screen_busy(s))
+        return 0; /* the caller waits for the terminal first: vt still holds the pending bytes */
     int w = canvas_width(c) < s->w ? canvas_width(c) : s->w;
     int h = canvas_height(c) < s->h ? canvas_height(c) : s->h;
     bool full = !s->valid || s->opts.repaint_all;
@@ -510,9 +576,9 @@ int screen_draw(screen *s, const canvas *c)
     int written = 0;
     for (int y = 0; y < h && w > 0; y++)
         written += draw_row(s, canvas_at(c, 0, y), &s->prev[(size_t)y * (size_t)s->w], y, w, full);
-    size_t len;
-    const char *bytes = vt_end(s->out, &len);
-    s->valid = write_all(bytes, len);
+    s->pending = vt_end(s->out, &s->pending_len);
+    s->valid = true;
+    send_pending(s);
     return written;
 }
 

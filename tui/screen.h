@@ -41,8 +41,14 @@ void screen_invalidate(screen *s);
 void screen_suspend(screen *s);
 
 /* Copy the canvas (the screen's size) to the terminal: only changed cells, one write. Returns the
- * number of cells that changed. */
+ * number of cells that changed. Draws nothing while busy. */
 int screen_draw(screen *s, const canvas *c);
+/* True while the terminal has not taken all of the last frame (it stopped reading). Poll
+ * screen_output_fd for POLLOUT and call screen_flush; frames wait until it is false. */
+bool screen_busy(const screen *s);
+int screen_output_fd(const screen *s);
+/* Send what the terminal takes now of the pending frame. Never blocks. */
+void screen_flush(screen *s);
 
 /* The next pending key as a keymap code (KM_KEY_RESIZE for a resize), or -1 when none is waiting.
  * Never blocks. */

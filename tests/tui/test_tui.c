@@ -9,10 +9,18 @@
  */
 #include <criterion/criterion.h>
 #include <curl/curl.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "testutil.h"
 #include "tpane.h"
@@ -32,6 +40,7 @@ typedef struct tui {
     bool have_sim;
     char *dir;       /* the wrapper script */
     const char *env; /* "NAME=value" exported before bfmon starts, or NULL */
+    pid_t child;     /* bfmon on a pty of the test's own (not tmux), or 0 */
 } tui;
 
 /* One per test process (Criterion forks each test): each test's .fini stops whatever is still
@@ -72,6 +81,11 @@ static void start_ui(tui *t, int w, int h, const char *extra)
 
 static void stop_all(tui *t)
 {
+    if (t->child > 0) {
+        kill(t->child, SIGKILL);
+        waitpid(t->child, NULL, 0);
+        t->child = 0;
+    }
     tpane_stop(&t->pane);
     if (t->have_sim)
         tu_sim_stop(&t->sim);
@@ -624,4 +638,121 @@ Test(tui, monochrome_terminals_get_attributes_only, .fini = cleanup)
     cr_expect(!has_colour_sgr(esc), "colour escapes under vt100:\n%s", esc);
     cr_expect(has_sgr(esc, "1|7"), "neither bold nor reverse under vt100:\n%s", esc);
     free(esc);
+}
+
+/* ---- a terminal that stops reading ------------------------------------------------------------ */
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* bfmon (repainting everything, so output piles up fast) on a pty of the test's own. */
+static int start_on_pty(tui *t)
+{
+    const char *bfmon = getenv("BF_BFMON");
+    cr_assert(bfmon, "BF_BFMON is not set (run the tests through meson)");
+    int master;
+    struct winsize ws = { .ws_row = 50, .ws_col = 200 };
+    t->child = forkpty(&master, NULL, NULL, &ws);
+    cr_assert(t->child >= 0, "forkpty");
+    if (t->child == 0) {
+        setenv("TERM", "xterm-256color", 1);
+        setenv("LANG", "C.UTF-8", 1);
+        execl(bfmon, bfmon, "--rest-url", t->sim.rest, "--ws-url", t->sim.ws, "--repaint-all",
+              (char *)NULL);
+        _exit(127);
+    }
+    return master;
+}
+
+/* Reads from the terminal's side until bfmon has drawn frames (want bytes). */
+static void read_frames(int master, size_t want)
+{
+    char buf[65536];
+    size_t got = 0;
+    double end = mono_s() + FIRST_MS / 1000.0;
+    while (got < want && mono_s() < end) {
+        struct pollfd p = { master, POLLIN, 0 };
+        if (poll(&p, 1, 100) == 1) {
+            ssize_t n = read(master, buf, sizeof buf);
+            cr_assert(n > 0, "the pty closed before bfmon drew %zu bytes", want);
+            got += (size_t)n;
+        }
+    }
+    cr_assert(got >= want, "bfmon drew %zu bytes, expected %zu", got, want);
+}
+
+/* Polls, reading nothing, until the pty takes no more output: bfmon's writes are held up. */
+static void wait_terminal_full(int master)
+{
+    int slave = open(ptsname(master), O_WRONLY | O_NOCTTY | O_NONBLOCK);
+    cr_assert(slave >= 0, "open %s", ptsname(master));
+    double end = mono_s() + WAIT_MS / 1000.0;
+    bool full = false;
+    while (!full && mono_s() < end) {
+        struct pollfd p = { slave, POLLOUT, 0 };
+        full = poll(&p, 1, 0) == 0;
+        if (!full)
+            poll(NULL, 0, 10); /* the condition has no event of its own to wait on */
+    }
+    close(slave);
+    cr_assert(full, "the pty still takes output after %d ms", WAIT_MS);
+}
+
+/* CPU seconds the thread tid of pid has used (utime + stime from procfs). */
+static double thread_cpu_s(pid_t pid, pid_t tid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+    FILE *f = fopen(path, "r");
+    cr_assert(f, "%s", path);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')'); /* the name may hold spaces; fields count from after it */
+    cr_assert(p);
+    unsigned long long utime, stime;
+    int got =
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime);
+    cr_assert_eq(got, 2, "%s: %s", path, buf);
+    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* The child's exit status, or -1 when it is still running after timeout_ms. */
+static int wait_exit(pid_t pid, int timeout_ms)
+{
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    cr_assert(pidfd >= 0, "pidfd_open");
+    struct pollfd p = { pidfd, POLLIN, 0 };
+    int ready = poll(&p, 1, timeout_ms);
+    close(pidfd);
+    int st;
+    if (ready != 1 || waitpid(pid, &st, 0) != pid)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* A terminal that stops reading (a stalled ssh link) must not make the UI deaf: frames wait, keys
+ * still work, and q quits with status 0 instead of hanging in write. Nor may the UI thread spin
+ * meanwhile: over a 2 s stall (the second's tick and the flashes fall due in it) it must stay
+ * nearly idle; a loop that polls with a deadline already gone burns the whole window. */
+Test(tui, a_terminal_that_stops_reading_leaves_the_keys_working, .fini = cleanup)
+{
+    tui *t = &T;
+    start_sim(t, five);
+    int master = start_on_pty(t);
+    read_frames(master, 256 * 1024);
+    wait_terminal_full(master);
+    double cpu0 = thread_cpu_s(t->child, t->child);
+    cr_assert_eq(wait_exit(t->child, 2000), -1, "bfmon left while its terminal was stalled");
+    double stalled_cpu = thread_cpu_s(t->child, t->child) - cpu0;
+    cr_expect(stalled_cpu < 0.3, "the UI thread used %.2f s of CPU in a 2 s stall", stalled_cpu);
+    cr_assert_eq(write(master, "q", 1), 1);
+    int status = wait_exit(t->child, WAIT_MS);
+    cr_assert_eq(status, 0, "bfmon %s", status < 0 ? "still runs 15 s after q" : "failed");
+    t->child = 0;
+    close(master);
 }
