@@ -36,6 +36,7 @@
 #include "tui/keymap.h"
 #include "tui/palette.h"
 #include "tui/vt.h"
+#include "util/clk.h"
 #include "util/xalloc.h"
 
 #define RUN_MAX  256  /* cells per vt_put */
@@ -74,9 +75,14 @@ static void restore_terminal(void)
 }
 
 /* Best effort on a crash: endwin is not async-signal-safe, but a terminal left in raw mode with an
- * invisible cursor is worse than the small risk. Then the default action (core dump). */
+ * invisible cursor is worse than the small risk. A terminal that takes no output (a stalled link)
+ * first loses what is queued for it, or endwin would block here forever and the process would
+ * neither restore nor die. Then the default action (core dump). */
 static void on_fatal_signal(int sig)
 {
+    struct pollfd out = { STDOUT_FILENO, POLLOUT, 0 };
+    if (poll(&out, 1, 200) != 1)
+        tcflush(STDOUT_FILENO, TCOFLUSH);
     restore_terminal();
     signal(sig, SIG_DFL);
     raise(sig);
@@ -542,22 +548,25 @@ void screen_flush(screen *s)
     send_pending(s);
 }
 
-/* Before ncurses writes (leaving, suspending): let a frame still going out finish for a while, then
- * discard what the terminal has not taken, so ncurses' own blocking writes cannot hang. The screen
- * is unknown afterwards. */
+static bool writable_within(int fd, int ms)
+{
+    struct pollfd p = { fd, POLLOUT, 0 };
+    return poll(&p, 1, ms) == 1;
+}
+
+/* Before ncurses writes (leaving, suspending): let a frame still going out finish and the terminal
+ * take output again, for a while; then discard what it has not taken, so ncurses' own blocking
+ * writes cannot hang. The screen is unknown afterwards. */
 static void drain_or_drop(screen *s)
 {
-    int64_t left_ms = DRAIN_MS;
-    while (s->pending_len > 0 && left_ms > 0) {
-        struct pollfd p = { s->out_fd, POLLOUT, 0 };
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        poll(&p, 1, (int)left_ms);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        left_ms -= (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    int64_t end = clk_mono_ns() + (int64_t)DRAIN_MS * 1000000;
+    int64_t left;
+    while ((left = end - clk_mono_ns()) > 0 &&
+           (s->pending_len > 0 || !writable_within(s->out_fd, 0))) {
+        writable_within(s->out_fd, (int)(left / 1000000) + 1);
         send_pending(s);
     }
-    if (s->pending_len > 0) {
+    if (s->pending_len > 0 || !writable_within(s->out_fd, 0)) {
         tcflush(STDOUT_FILENO, TCOFLUSH);
         s->pending_len = 0;
         s->valid = false;

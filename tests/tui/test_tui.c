@@ -9,6 +9,7 @@
  */
 #include <criterion/criterion.h>
 #include <curl/curl.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pty.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -659,6 +661,8 @@ static int start_on_pty(tui *t)
     t->child = forkpty(&master, NULL, NULL, &ws);
     cr_assert(t->child >= 0, "forkpty");
     if (t->child == 0) {
+        struct rlimit no_core = { 0, 0 }; /* a test that crashes bfmon on purpose leaves no core */
+        setrlimit(RLIMIT_CORE, &no_core);
         setenv("TERM", "xterm-256color", 1);
         setenv("LANG", "C.UTF-8", 1);
         execl(bfmon, bfmon, "--rest-url", t->sim.rest, "--ws-url", t->sim.ws, "--repaint-all",
@@ -698,8 +702,13 @@ static void wait_terminal_full(int master)
         if (!full)
             poll(NULL, 0, 10); /* the condition has no event of its own to wait on */
     }
-    close(slave);
     cr_assert(full, "the pty still takes output after %d ms", WAIT_MS);
+    /* A pty stops reporting POLLOUT with some room left; fill that too, so the terminal takes
+     * nothing at all, as a dead link would (a write that blocked now would block for good). */
+    while (write(slave, "x", 1) == 1)
+        ;
+    cr_assert(errno == EAGAIN, "filling the pty: %s", strerror(errno));
+    close(slave);
 }
 
 /* CPU seconds the thread tid of pid has used (utime + stime from procfs). */
@@ -753,6 +762,24 @@ Test(tui, a_terminal_that_stops_reading_leaves_the_keys_working, .fini = cleanup
     cr_assert_eq(write(master, "q", 1), 1);
     int status = wait_exit(t->child, WAIT_MS);
     cr_assert_eq(status, 0, "bfmon %s", status < 0 ? "still runs 15 s after q" : "failed");
+    t->child = 0;
+    close(master);
+}
+
+/* A crash while the terminal is stalled must still end the process (the handler restores the
+ * terminal with ncurses' blocking writes, which would wait for the terminal forever). SIGILL, as
+ * sanitizers leave it to bfmon's handler. */
+Test(tui, a_crash_on_a_stalled_terminal_still_ends_the_process, .fini = cleanup)
+{
+    tui *t = &T;
+    start_sim(t, five);
+    int master = start_on_pty(t);
+    read_frames(master, 256 * 1024);
+    wait_terminal_full(master);
+    cr_assert_eq(kill(t->child, SIGILL), 0);
+    int status = wait_exit(t->child, WAIT_MS);
+    cr_assert_eq(status, 128 + SIGILL, "bfmon %s (status %d)",
+                 status < 0 ? "hangs 15 s after a fatal signal" : "ended otherwise", status);
     t->child = 0;
     close(master);
 }
