@@ -1065,6 +1065,13 @@ static int64_t next_deadline(app *a, int64_t now)
     return a->slow_due_ns < t ? a->slow_due_ns : t;
 }
 
+static void read_keys(app *a)
+{
+    int key;
+    while (!a->quit && (key = screen_key(a->scr)) >= 0)
+        on_key(a, key);
+}
+
 static void wait_events(app *a)
 {
     int64_t now = clk_mono_ns();
@@ -1087,11 +1094,8 @@ static void wait_events(app *a)
         screen_flush(a->scr);
     if (fds[1].revents)
         on_signal(a);
-    if (fds[0].revents) {
-        int key;
-        while (!a->quit && (key = screen_key(a->scr)) >= 0)
-            on_key(a, key);
-    }
+    if (fds[0].revents)
+        read_keys(a);
     if (!busy && n == 3 && fds[2].revents)
         drain_wakeups(a);
 }
@@ -1137,6 +1141,7 @@ static void tick(app *a, int64_t now)
 
 static void loop(app *a)
 {
+    read_keys(a); /* typed while the screen asked the terminal: not on the descriptor any more */
     while (!a->quit) {
         wait_events(a);
         int64_t now = clk_mono_ns();

@@ -39,10 +39,12 @@
 #include "util/clk.h"
 #include "util/xalloc.h"
 
-#define RUN_MAX  256  /* cells per vt_put */
-#define RUN_GAP  3    /* unchanged cells a run may bridge */
-#define SEQ_MAX  128  /* one role's attribute sequence */
-#define DRAIN_MS 1000 /* on the way out, how long a frame still going out may take */
+#define RUN_MAX   256  /* cells per vt_put */
+#define RUN_GAP   3    /* unchanged cells a run may bridge */
+#define SEQ_MAX   128  /* one role's attribute sequence */
+#define DRAIN_MS  1000 /* on the way out, how long a frame still going out may take */
+#define PROBE_MS  300  /* how long the terminal may take to answer the start-up probe */
+#define PROBE_MAX 256  /* bytes of replies and typed keys the probe keeps */
 
 struct screen {
     theme th;
@@ -55,9 +57,12 @@ struct screen {
     int out_fd;          /* the terminal, opened again non-blocking (or STDOUT_FILENO) */
     const char *pending; /* the part of the last frame the terminal has not taken yet */
     size_t pending_len;
+    bool sync;       /* frames are bracketed in synchronized output (DEC mode 2026) */
+    bool probe_open; /* the terminal did not answer the probe in time: drop its late replies */
 };
 
 static volatile sig_atomic_t curses_active;
+static volatile sig_atomic_t sync_active; /* a frame cut short may have left mode 2026 on */
 
 static void park_cursor(void);
 static void drain_or_drop(screen *s);
@@ -83,6 +88,8 @@ static void on_fatal_signal(int sig)
     struct pollfd out = { STDOUT_FILENO, POLLOUT, 0 };
     if (poll(&out, 1, 200) != 1)
         tcflush(STDOUT_FILENO, TCOFLUSH);
+    if (sync_active)
+        (void)!write(STDOUT_FILENO, VT_SYNC_END, sizeof VT_SYNC_END - 1);
     restore_terminal();
     signal(sig, SIG_DFL);
     raise(sig);
@@ -306,6 +313,7 @@ static vt *make_output(const screen *s)
     caps.sgr = roles_as_sgr(s->th.depth);
     caps.cup = moves_are_ansi() ? NULL : cup_by_terminfo;
     caps.skip_last_cell = tigetflag("am") > 0 && tigetflag("xenl") <= 0;
+    caps.sync = s->sync;
     return vt_create(&caps); /* copies the strings */
 }
 
@@ -339,6 +347,127 @@ static void program_modes(void)
         tcsetattr(STDOUT_FILENO, TCSADRAIN, &tio);
     }
     def_prog_mode();
+}
+
+/* ---- asking the terminal ------------------------------------------------------------------- */
+
+/* A control sequence "ESC [ ? params [intermediates] final" from the terminal. */
+typedef struct reply {
+    char params[32];
+    char inter; /* the last intermediate byte ('$' in a DECRPM), or 0 */
+    char final;
+} reply;
+
+/* Parses a reply at b (n bytes): its length, 0 when b does not start one, -1 when it is cut off. */
+static int parse_reply(const unsigned char *b, int n, reply *r)
+{
+    if (n >= 1 && b[0] != 0x1b)
+        return 0;
+    if ((n >= 2 && b[1] != '[') || (n >= 3 && b[2] != '?'))
+        return 0;
+    memset(r, 0, sizeof *r);
+    size_t np = 0;
+    for (int i = 3; i < n; i++) {
+        if (b[i] >= 0x40 && b[i] <= 0x7e) {
+            r->final = (char)b[i];
+            return i + 1;
+        }
+        if (b[i] >= 0x20 && b[i] <= 0x2f)
+            r->inter = (char)b[i];
+        else if (np + 1 < sizeof r->params)
+            r->params[np++] = (char)b[i];
+    }
+    return -1;
+}
+
+/* Gives bytes that were typed keys, not replies, back to ncurses in their order. */
+static void unread(const unsigned char *keys, int n)
+{
+    while (n > 0)
+        ungetch(keys[--n]);
+}
+
+static void keep_key(unsigned char *keys, int *n, unsigned char b)
+{
+    if (*n < PROBE_MAX) /* beyond: a paste during the probe, cut */
+        keys[(*n)++] = b;
+}
+
+/* Asks whether the terminal keeps synchronized output (DECRQM for DEC mode 2026), then for its
+ * primary attributes (DA1), which every terminal answers: a "set" or "reset" report before the
+ * DA1 reply means yes, none means no. Terminals that do not know the mode (tmux 3.3, the Linux
+ * console, xterm) answer DA1 only. Keys typed meanwhile go back to ncurses. A terminal that has not
+ * answered within PROBE_MS gets no mode 2026; its replies, if they come later, are dropped by
+ * screen_key instead of being taken for keys. */
+static void probe_sync(screen *s)
+{
+    static const char ask[] = "\033[?2026$p\033[c";
+    if (write(STDOUT_FILENO, ask, sizeof ask - 1) != (ssize_t)(sizeof ask - 1))
+        return;
+    unsigned char buf[PROBE_MAX], keys[PROBE_MAX];
+    int n = 0, nkeys = 0;
+    bool answered = false, sync = false;
+    int64_t end = clk_mono_ns() + (int64_t)PROBE_MS * 1000000;
+    int64_t left;
+    while (!answered && n < PROBE_MAX && (left = end - clk_mono_ns()) > 0) {
+        struct pollfd in = { STDIN_FILENO, POLLIN, 0 };
+        if (poll(&in, 1, (int)(left / 1000000) + 1) != 1)
+            continue;
+        ssize_t got = read(STDIN_FILENO, buf + n, (size_t)(PROBE_MAX - n));
+        if (got <= 0)
+            break;
+        n += (int)got;
+        int at = 0;
+        for (;;) {
+            reply r;
+            int len = at < n ? parse_reply(buf + at, n - at, &r) : -1;
+            if (len < 0)
+                break;
+            if (len == 0) {
+                keep_key(keys, &nkeys, buf[at++]);
+                continue;
+            }
+            at += len;
+            if (r.final == 'y' && r.inter == '$' && strncmp(r.params, "2026;", 5) == 0)
+                sync = r.params[5] == '1' || r.params[5] == '2';
+            else if (r.final == 'c')
+                answered = true;
+        }
+        memmove(buf, buf + at, (size_t)(n - at));
+        n -= at;
+    }
+    for (int i = 0; answered && i < n; i++) /* after the DA1 reply, an ESC alone is a key */
+        keep_key(keys, &nkeys, buf[i]);
+    unread(keys, nkeys);
+    s->probe_open = !answered;
+    s->sync = answered && sync;
+}
+
+/* While the probe is open: an "ESC [ ?" reply that came late is read and dropped (its DA1 closes
+ * the probe). Returns false, with the keys read given back, when what follows ESC is not one. */
+static bool drop_late_reply(screen *s)
+{
+    unsigned char b[PROBE_MAX] = { 0x1b };
+    int n = 1;
+    reply r;
+    int len;
+    while ((len = parse_reply(b, n, &r)) < 0 && n < PROBE_MAX) {
+        int k = wgetch(s->input);
+        if (k == ERR)
+            break;
+        if (k > 0xff) { /* a function key: not a reply */
+            ungetch(k);
+            break;
+        }
+        b[n++] = (unsigned char)k;
+    }
+    if (len <= 0) {
+        unread(b + 1, n - 1);
+        return false;
+    }
+    if (r.final == 'c')
+        s->probe_open = false;
+    return true;
 }
 
 /* ---- open / close --------------------------------------------------------------------------- */
@@ -381,6 +510,8 @@ screen *screen_open(const screen_opts *o, char *why, size_t why_cap)
     cbreak();
     noecho();
     program_modes();
+    probe_sync(s);
+    sync_active = s->sync;
     s->input = newpad(1, 1);
     keypad(s->input, TRUE);
     nodelay(s->input, TRUE);
@@ -568,6 +699,8 @@ static void drain_or_drop(screen *s)
     }
     if (s->pending_len > 0 || !writable_within(s->out_fd, 0)) {
         tcflush(STDOUT_FILENO, TCOFLUSH);
+        if (s->sync) /* the frame cut short had opened mode 2026 */
+            (void)!write(STDOUT_FILENO, VT_SYNC_END, sizeof VT_SYNC_END - 1);
         s->pending_len = 0;
         s->valid = false;
     }
@@ -621,6 +754,8 @@ int screen_key(screen *s)
         int rc = wget_wch(s->input, &k);
         if (rc == ERR)
             return -1;
+        if (rc == OK && k == 0x1b && s->probe_open && drop_late_reply(s))
+            continue;
         if (rc == KEY_CODE_YES) {
             int km = special_key(k);
             if (km == -2)

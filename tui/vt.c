@@ -24,6 +24,7 @@ struct vt {
     char *reset, *clear;
     vt_cup_fn cup;
     bool skip_last_cell;
+    bool sync;
 
     int w, h;
     int cur_x, cur_y; /* where the cursor is; -1: unknown */
@@ -159,6 +160,7 @@ vt *vt_create(const vt_caps *caps)
     build_transitions(v, caps);
     v->cup = caps->cup;
     v->skip_last_cell = caps->skip_last_cell;
+    v->sync = caps->sync;
     v->cur_x = v->cur_y = v->cur_role = -1;
     return v;
 }
@@ -252,6 +254,8 @@ void vt_begin(vt *v, int w, int h, bool clear)
     v->w = w;
     v->h = h;
     v->cur_x = v->cur_y = v->cur_role = -1;
+    if (v->sync)
+        append(v, VT_SYNC_BEGIN, sizeof VT_SYNC_BEGIN - 1);
     if (clear) {
         append(v, v->reset, strlen(v->reset)); /* some terminals clear with the current colours */
         append(v, v->clear, strlen(v->clear));
@@ -311,10 +315,15 @@ void vt_put(vt *v, int x, int y, const cell *c, int n)
 
 const char *vt_end(vt *v, size_t *len)
 {
+    size_t opening = v->sync ? sizeof VT_SYNC_BEGIN - 1 : 0;
+    if (v->len == opening) /* nothing changed: nothing to send, not even the brackets */
+        v->len = 0;
     if (v->len > 0 && v->cur_role != -1) {
         append(v, v->reset, strlen(v->reset));
         v->cur_role = -1;
     }
+    if (v->len > 0 && v->sync)
+        append(v, VT_SYNC_END, sizeof VT_SYNC_END - 1);
     *len = v->len;
     return v->buf ? v->buf : "";
 }

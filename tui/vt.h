@@ -60,7 +60,13 @@ typedef struct vt_caps {
     /* Auto-margins without the xterm newline glitch: writing the bottom-right cell would scroll the
      * screen, so that cell is left alone. */
     bool skip_last_cell;
+    /* The terminal keeps DEC mode 2026 (synchronized output): each frame goes between
+     * "ESC[?2026h" and "ESC[?2026l", so the terminal shows it whole however its reads split it. */
+    bool sync;
 } vt_caps;
+
+#define VT_SYNC_BEGIN "\033[?2026h"
+#define VT_SYNC_END   "\033[?2026l"
 
 vt *vt_create(const vt_caps *caps);
 void vt_destroy(vt *v);
@@ -71,7 +77,8 @@ void vt_destroy(vt *v);
 void vt_begin(vt *v, int w, int h, bool clear);
 /* n cells of row y from column x. Cells outside the screen are ignored. */
 void vt_put(vt *v, int x, int y, const cell *c, int n);
-/* The frame's bytes (attributes reset at the end); valid until the next vt_begin. */
+/* The frame's bytes (attributes reset at the end; nothing at all when no cell changed); valid until
+ * the next vt_begin. */
 const char *vt_end(vt *v, size_t *len);
 
 #endif

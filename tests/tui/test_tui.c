@@ -672,21 +672,39 @@ static int start_on_pty(tui *t)
     return master;
 }
 
+/* Reads from the terminal's side until bfmon has written want bytes, or until what it wrote
+ * holds until (when not NULL). Returns what was read (NUL-terminated, to be freed). */
+static char *read_output(int master, size_t want, const char *until)
+{
+    size_t cap = want + 65536 + 1, got = 0;
+    char *out = malloc(cap);
+    cr_assert(out);
+    double end = mono_s() + FIRST_MS / 1000.0;
+    bool done = false;
+    while (!done && mono_s() < end) {
+        struct pollfd p = { master, POLLIN, 0 };
+        if (poll(&p, 1, 100) != 1)
+            continue;
+        if (got + 65536 + 1 > cap) {
+            cap *= 2;
+            out = realloc(out, cap);
+            cr_assert(out);
+        }
+        ssize_t n = read(master, out + got, 65536);
+        cr_assert(n > 0, "the pty closed after %zu bytes", got);
+        got += (size_t)n;
+        out[got] = '\0';
+        done = until ? memmem(out, got, until, strlen(until)) != NULL : got >= want;
+    }
+    cr_assert(done, "bfmon wrote %zu bytes, expected %s", got, until ? until : "more");
+    out[got] = '\0';
+    return out;
+}
+
 /* Reads from the terminal's side until bfmon has drawn frames (want bytes). */
 static void read_frames(int master, size_t want)
 {
-    char buf[65536];
-    size_t got = 0;
-    double end = mono_s() + FIRST_MS / 1000.0;
-    while (got < want && mono_s() < end) {
-        struct pollfd p = { master, POLLIN, 0 };
-        if (poll(&p, 1, 100) == 1) {
-            ssize_t n = read(master, buf, sizeof buf);
-            cr_assert(n > 0, "the pty closed before bfmon drew %zu bytes", want);
-            got += (size_t)n;
-        }
-    }
-    cr_assert(got >= want, "bfmon drew %zu bytes, expected %zu", got, want);
+    free(read_output(master, want, NULL));
 }
 
 /* Polls, reading nothing, until the pty takes no more output: bfmon's writes are held up. */
@@ -782,4 +800,104 @@ Test(tui, a_crash_on_a_stalled_terminal_still_ends_the_process, .fini = cleanup)
                  status < 0 ? "hangs 15 s after a fatal signal" : "ended otherwise", status);
     t->child = 0;
     close(master);
+}
+
+/* ---- synchronized output (DEC mode 2026) -------------------------------------------------------- */
+
+#define PROBE  "\x1b[?2026$p\x1b[c" /* DECRQM for mode 2026, then DA1 */
+#define BSU    "\x1b[?2026h"
+#define ESU    "\x1b[?2026l"
+#define DA1_VT "\x1b[?1;2c" /* the answer of a terminal that does not know mode 2026 */
+
+static size_t count_of(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    return n;
+}
+
+static void reply(int master, const char *bytes)
+{
+    cr_assert_eq(write(master, bytes, strlen(bytes)), (ssize_t)strlen(bytes));
+}
+
+static void quit_with_q(tui *t, int master)
+{
+    reply(master, "q");
+    int status = wait_exit(t->child, WAIT_MS);
+    cr_assert_eq(status, 0, "bfmon %s", status < 0 ? "still runs after q" : "failed");
+    t->child = 0;
+    close(master);
+}
+
+/* A terminal that reports mode 2026 gets every frame between its brackets, each opened once and
+ * closed before the next, so it shows frames whole however its reads split them. */
+Test(tui, a_terminal_that_keeps_mode_2026_gets_every_frame_bracketed, .fini = cleanup)
+{
+    tui *t = &T;
+    start_sim(t, five);
+    int master = start_on_pty(t);
+    free(read_output(master, 0, PROBE));
+    reply(master, "\x1b[?2026;2$y\x1b[?62;22c");
+    char *out = read_output(master, 128 * 1024, NULL);
+    size_t begins = count_of(out, BSU), ends = count_of(out, ESU);
+    cr_expect(begins >= 3, "%zu frames bracketed in 128 KB", begins);
+    bool open = false, nested = false;
+    for (const char *p = out; (p = strstr(p, "\x1b[?2026")) != NULL; p += 7) {
+        bool is_begin = p[7] == 'h';
+        nested |= is_begin == open;
+        open = is_begin;
+    }
+    cr_expect(!nested && (begins == ends || begins == ends + 1),
+              "brackets out of order: %zu begins, %zu ends", begins, ends);
+    free(out);
+    quit_with_q(t, master);
+}
+
+/* One that answers the probe with its attributes only (tmux 3.3, xterm, the Linux console) gets
+ * plain frames. */
+Test(tui, a_terminal_without_mode_2026_gets_plain_frames, .fini = cleanup)
+{
+    tui *t = &T;
+    start_sim(t, five);
+    int master = start_on_pty(t);
+    free(read_output(master, 0, PROBE));
+    reply(master, DA1_VT);
+    char *out = read_output(master, 128 * 1024, NULL);
+    cr_expect_eq(count_of(out, "\x1b[?2026"), 0, "mode 2026 sent to a terminal without it");
+    free(out);
+    quit_with_q(t, master);
+}
+
+/* A key typed while the probe waits for its answer is not lost: q in the same read as the reply
+ * still quits. */
+Test(tui, a_key_typed_during_the_probe_counts, .fini = cleanup)
+{
+    tui *t = &T;
+    start_sim(t, five);
+    int master = start_on_pty(t);
+    free(read_output(master, 0, PROBE));
+    reply(master, DA1_VT "q");
+    int status = wait_exit(t->child, WAIT_MS);
+    cr_assert_eq(status, 0, "bfmon %s",
+                 status < 0 ? "lost the q typed during the probe" : "failed");
+    t->child = 0;
+    close(master);
+}
+
+/* A terminal that answers after bfmon stopped waiting (a slow link): the late reply is dropped,
+ * not read as keys ("ESC [ ?" would open the help and its digits switch symbols). */
+Test(tui, a_late_answer_to_the_probe_is_not_taken_for_keys, .fini = cleanup)
+{
+    tui *t = &T;
+    start_sim(t, five);
+    int master = start_on_pty(t);
+    read_frames(master, 64 * 1024); /* frames: bfmon has stopped waiting */
+    reply(master, "\x1b[?2026;2$y\x1b[?62;22c");
+    char *out = read_output(master, 256 * 1024, NULL);
+    cr_expect(!strstr(out, "next-symbol"), "the late reply opened the help overlay");
+    cr_expect_eq(count_of(out, "\x1b[?2026"), 0, "a late report switched mode 2026 on");
+    free(out);
+    quit_with_q(t, master);
 }

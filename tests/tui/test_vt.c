@@ -169,6 +169,23 @@ Test(vt, a_full_frame_starts_with_reset_and_clear_and_state_never_carries_over)
     vt_destroy(v);
 }
 
+Test(vt, with_synchronized_output_a_frame_is_bracketed_and_an_empty_one_sends_nothing)
+{
+    vt_caps caps = test_caps();
+    caps.sync = true;
+    vt *v = vt_create(&caps);
+    cell c[] = { mk("q", ROLE_OK) };
+    vt_begin(v, 10, 5, true);
+    vt_put(v, 0, 0, c, 1);
+    expect_frame(v, "\x1b[?2026h<0><C>\x1b[H<r13>q<0>\x1b[?2026l");
+    vt_begin(v, 10, 5, false);
+    vt_put(v, 1, 0, c, 1);
+    expect_frame(v, "\x1b[?2026h\x1b[1;2H<r13>q<0>\x1b[?2026l");
+    vt_begin(v, 10, 5, false); /* nothing changed: not even the brackets */
+    expect_frame(v, "");
+    vt_destroy(v);
+}
+
 /* ---- roles as SGR parameters ---------------------------------------------------------------- */
 
 /* Attributes 1 (bold), 2 (dim), 7 (reverse), 4 (underline), as the screen would map them. */
