@@ -762,6 +762,37 @@ static int wait_exit(pid_t pid, int timeout_ms)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* What the user types, written on the terminal's side. */
+static void reply(int master, const char *bytes)
+{
+    cr_assert_eq(write(master, bytes, strlen(bytes)), (ssize_t)strlen(bytes));
+}
+
+/* Writes bytes that end in q and expects bfmon to exit with status 0. */
+static void quit_with(tui *t, int master, const char *bytes)
+{
+    reply(master, bytes);
+    int status = wait_exit(t->child, WAIT_MS);
+    cr_assert_eq(status, 0, "bfmon %s", status < 0 ? "still runs after q" : "failed");
+    t->child = 0;
+    close(master);
+}
+
+static void quit_with_q(tui *t, int master)
+{
+    quit_with(t, master, "q");
+}
+
+/* bfmon on a pty that took its first frames and then stopped reading, to the last byte. */
+static int start_stalled(tui *t)
+{
+    start_sim(t, five);
+    int master = start_on_pty(t);
+    read_frames(master, 256 * 1024);
+    wait_terminal_full(master);
+    return master;
+}
+
 /* A terminal that stops reading (a stalled ssh link) must not make the UI deaf: frames wait, keys
  * still work, and q quits with status 0 instead of hanging in write. Nor may the UI thread spin
  * meanwhile: over a 2 s stall (the second's tick and the flashes fall due in it) it must stay
@@ -769,19 +800,12 @@ static int wait_exit(pid_t pid, int timeout_ms)
 Test(tui, a_terminal_that_stops_reading_leaves_the_keys_working, .fini = cleanup)
 {
     tui *t = &T;
-    start_sim(t, five);
-    int master = start_on_pty(t);
-    read_frames(master, 256 * 1024);
-    wait_terminal_full(master);
+    int master = start_stalled(t);
     double cpu0 = thread_cpu_s(t->child, t->child);
     cr_assert_eq(wait_exit(t->child, 2000), -1, "bfmon left while its terminal was stalled");
     double stalled_cpu = thread_cpu_s(t->child, t->child) - cpu0;
     cr_expect(stalled_cpu < 0.3, "the UI thread used %.2f s of CPU in a 2 s stall", stalled_cpu);
-    cr_assert_eq(write(master, "q", 1), 1);
-    int status = wait_exit(t->child, WAIT_MS);
-    cr_assert_eq(status, 0, "bfmon %s", status < 0 ? "still runs 15 s after q" : "failed");
-    t->child = 0;
-    close(master);
+    quit_with_q(t, master);
 }
 
 /* A crash while the terminal is stalled must still end the process (the handler restores the
@@ -790,10 +814,7 @@ Test(tui, a_terminal_that_stops_reading_leaves_the_keys_working, .fini = cleanup
 Test(tui, a_crash_on_a_stalled_terminal_still_ends_the_process, .fini = cleanup)
 {
     tui *t = &T;
-    start_sim(t, five);
-    int master = start_on_pty(t);
-    read_frames(master, 256 * 1024);
-    wait_terminal_full(master);
+    int master = start_stalled(t);
     cr_assert_eq(kill(t->child, SIGILL), 0);
     int status = wait_exit(t->child, WAIT_MS);
     cr_assert_eq(status, 128 + SIGILL, "bfmon %s (status %d)",
@@ -817,18 +838,15 @@ static size_t count_of(const char *hay, const char *needle)
     return n;
 }
 
-static void reply(int master, const char *bytes)
+/* bfmon on a pty whose terminal (the test) answers the start-up question with answer. */
+static int start_answering(tui *t, const char *answer)
 {
-    cr_assert_eq(write(master, bytes, strlen(bytes)), (ssize_t)strlen(bytes));
-}
-
-static void quit_with_q(tui *t, int master)
-{
-    reply(master, "q");
-    int status = wait_exit(t->child, WAIT_MS);
-    cr_assert_eq(status, 0, "bfmon %s", status < 0 ? "still runs after q" : "failed");
-    t->child = 0;
-    close(master);
+    start_sim(t, five);
+    int master = start_on_pty(t);
+    free(read_output(master, 0, PROBE));
+    if (answer[0])
+        reply(master, answer);
+    return master;
 }
 
 /* A terminal that reports mode 2026 gets every frame between its brackets, each opened once and
@@ -836,10 +854,7 @@ static void quit_with_q(tui *t, int master)
 Test(tui, a_terminal_that_keeps_mode_2026_gets_every_frame_bracketed, .fini = cleanup)
 {
     tui *t = &T;
-    start_sim(t, five);
-    int master = start_on_pty(t);
-    free(read_output(master, 0, PROBE));
-    reply(master, "\x1b[?2026;2$y\x1b[?62;22c");
+    int master = start_answering(t, "\x1b[?2026;2$y\x1b[?62;22c");
     char *out = read_output(master, 128 * 1024, NULL);
     size_t begins = count_of(out, BSU), ends = count_of(out, ESU);
     cr_expect(begins >= 3, "%zu frames bracketed in 128 KB", begins);
@@ -860,10 +875,7 @@ Test(tui, a_terminal_that_keeps_mode_2026_gets_every_frame_bracketed, .fini = cl
 Test(tui, a_terminal_without_mode_2026_gets_plain_frames, .fini = cleanup)
 {
     tui *t = &T;
-    start_sim(t, five);
-    int master = start_on_pty(t);
-    free(read_output(master, 0, PROBE));
-    reply(master, DA1_VT);
+    int master = start_answering(t, DA1_VT);
     char *out = read_output(master, 128 * 1024, NULL);
     cr_expect_eq(count_of(out, "\x1b[?2026"), 0, "mode 2026 sent to a terminal without it");
     free(out);
@@ -875,15 +887,8 @@ Test(tui, a_terminal_without_mode_2026_gets_plain_frames, .fini = cleanup)
 Test(tui, a_key_typed_during_the_probe_counts, .fini = cleanup)
 {
     tui *t = &T;
-    start_sim(t, five);
-    int master = start_on_pty(t);
-    free(read_output(master, 0, PROBE));
-    reply(master, DA1_VT "q");
-    int status = wait_exit(t->child, WAIT_MS);
-    cr_assert_eq(status, 0, "bfmon %s",
-                 status < 0 ? "lost the q typed during the probe" : "failed");
-    t->child = 0;
-    close(master);
+    int master = start_answering(t, "");
+    quit_with(t, master, DA1_VT "q"); /* lost by the probe, the q would leave bfmon running */
 }
 
 /* A terminal that answers after bfmon stopped waiting (a slow link): the late reply is dropped,
