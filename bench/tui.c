@@ -12,10 +12,9 @@
  * starts bfmon in a fresh tmux server, waits until the screen shows a LIVE book, lets it settle,
  * then reads utime+stime from /proc/<pid>/stat (the whole process: engine threads included) and
  * the run time in ns from /proc/<pid>/task/<pid>/schedstat (the UI thread alone) over a fixed
- * window. The figures are the
- * medians of the per-round ratios changed-only / repaint-all (target <= 0.20) and floor /
- * repaint-all. The sim runs as its
- * own process and is not counted. Prints a table and one JSON line. Not a test.
+ * window. The figures are the medians of the per-round ratios changed-only / repaint-all (target
+ * <= 0.20) and floor / repaint-all. The sim runs as its own process and is not counted. Prints a
+ * table and one JSON line. Not a test.
  */
 #include <errno.h>
 #include <stdarg.h>

@@ -713,11 +713,11 @@ static void watched_views(const app *a, const view_symbol **syms)
 static void draw_status(app *a, int64_t now)
 {
     const layout *l = &a->lay;
-    const view_symbol *syms[WATCH_MAX];
-    watched_views(a, syms);
     char buf[512];
     const char *msg = current_message(a, now, buf, sizeof buf);
     if (panel_due(a, P_STATUS, l->status, sig_status(a, now / CLK_NS_PER_S, msg))) {
+        const view_symbol *syms[WATCH_MAX];
+        watched_views(a, syms);
         status_replay rp;
         status_input in = { &a->g, syms, a->nwatch, a->sel, now, a->cfg->demo, a->paused, msg };
         if (a->cfg->pl) { /* no routes, no REST weight; ages in recording time */

@@ -4,7 +4,9 @@
  * ncurses sets the terminal up, reads keys and restores everything on the way out; it does not draw
  * frames. The copy compares the canvas with what the terminal shows row by row, and tui/vt turns
  * the changed cells into one buffer of cursor moves, attribute strings (from terminfo, formatted
- * once per role) and glyphs, written with one write(2) per frame, so a frame never shows half drawn.
+ * once per role) and glyphs, written in one write(2) per frame when the terminal takes it, so nothing
+ * flickers; on terminals that keep synchronized output (DEC mode 2026, asked at start) each frame is
+ * bracketed, so it is also shown whole however the terminal's reads split it.
  * Keys are read from a 1x1 pad, because reading from stdscr would let ncurses refresh the screen
  * over bfmon's output.
  *
@@ -29,7 +31,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <termios.h>
-#include <time.h>
 #include <unistd.h>
 #include <wchar.h>
 
@@ -646,7 +647,7 @@ static int draw_row(screen *s, const cell *now, cell *was, int y, int w, bool fu
 
 /* As much of the pending frame as the terminal takes now. A write error leaves the screen
  * unknown: the rest is dropped and the next frame repaints everything. */
-static void send_pending(screen *s)
+void screen_flush(screen *s)
 {
     while (s->pending_len > 0) {
         ssize_t n = write(s->out_fd, s->pending, s->pending_len);
@@ -674,11 +675,6 @@ int screen_output_fd(const screen *s)
     return s->out_fd;
 }
 
-void screen_flush(screen *s)
-{
-    send_pending(s);
-}
-
 static bool writable_within(int fd, int ms)
 {
     struct pollfd p = { fd, POLLOUT, 0 };
@@ -695,7 +691,7 @@ static void drain_or_drop(screen *s)
     while ((left = end - clk_mono_ns()) > 0 &&
            (s->pending_len > 0 || !writable_within(s->out_fd, 0))) {
         writable_within(s->out_fd, (int)(left / 1000000) + 1);
-        send_pending(s);
+        screen_flush(s);
     }
     if (s->pending_len > 0 || !writable_within(s->out_fd, 0)) {
         tcflush(STDOUT_FILENO, TCOFLUSH);
@@ -720,7 +716,7 @@ int screen_draw(screen *s, const canvas *c)
         written += draw_row(s, canvas_at(c, 0, y), &s->prev[(size_t)y * (size_t)s->w], y, w, full);
     s->pending = vt_end(s->out, &s->pending_len);
     s->valid = true;
-    send_pending(s);
+    screen_flush(s);
     return written;
 }
 
