@@ -85,14 +85,31 @@ if [ ${#sources[@]} -gt 0 ] && ! clang-format --dry-run --Werror "${sources[@]}"
 fi
 
 # Criterion prints "Synthesis: Tested: N | Passing: N | Failing: N | Crashing: N" per test program.
+# Every failed case is repeated here with its assertion (cut to 25 lines), so the end of the run's
+# output says what failed even where only the tail of a long log is kept.
 python3 - "$out" <<'PY' || status=1
 import glob, re, sys
 passed = failed = 0
-for log in glob.glob(sys.argv[1] + "/*/meson-logs/testlog*.txt"):
+reports = []
+for log in sorted(glob.glob(sys.argv[1] + "/*/meson-logs/testlog*.txt")):
+    text = open(log, errors="replace").read()
     for m in re.finditer(r"Synthesis: Tested: +(\d+) \| Passing: +(\d+) \| Failing: +(\d+) \| Crashing: +(\d+)",
-                         open(log, errors="replace").read()):
+                         text):
         passed += int(m.group(2))
         failed += int(m.group(3)) + int(m.group(4))
+    block = []
+    for line in text.splitlines():
+        if line.startswith("[----]"):
+            block.append(line)
+        elif line.startswith("[FAIL]"):
+            cut = block[:25] + ([f"[----]   ... {len(block) - 25} more lines"] if len(block) > 25 else [])
+            reports.append("\n".join([f"-- {log}"] + cut + [line]))
+            block = []
+        else:
+            block = []
+if reports:
+    print("== failed test cases")
+    print("\n".join(reports))
 print(f"criterion: {passed} passed, {failed} failed")
 sys.exit(1 if failed or passed == 0 else 0)
 PY
