@@ -7,8 +7,9 @@
  * engine (barriers), so the UI's status copy never waits long.
  *
  * The playback clock: while playing at a finite speed, recording time = anchor_rec + (now -
- * anchor_clk) * speed. Pausing stores the position reached (hold_ns); resuming, changing speed, a
- * step or a jump re-anchor at the position, so the recording time never jumps.
+ * anchor_clk) * speed. Pausing stores the position reached (hold_ns), and every line at or before
+ * it is fed while paused; resuming, changing speed, a step or a jump re-anchor at the position, so
+ * the recording time never jumps.
  */
 #include "feed/player.h"
 
@@ -525,6 +526,10 @@ static bool line_due(player *p)
     if (p->step_req || p->jump_req)
         return true;
     if (p->paused) {
+        /* The clock stopped at or past this line (it had come due, the thread had not fed it yet):
+         * the time on screen says it is applied, so apply it, and a step then moves on from it. */
+        if (p->line.recv_ns <= p->hold_ns)
+            return true;
         p->st.wait_until_ns = 0;
         p->st.wakeups++;
         wait_for(p, WAIT_CAP_NS);

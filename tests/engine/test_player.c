@@ -361,6 +361,36 @@ Test(player, pause_holds_while_the_clock_runs)
     rig_free(&r);
 }
 
+/* The clock reaches a line before the thread has fed it; a pause then holds the clock on that
+ * line's time, so the line must be applied: the screen shows that time, and a step from there must
+ * move on to the next update instead of applying this one and showing the same time again. */
+Test(player, a_pause_on_a_line_that_came_due_applies_it)
+{
+    rig r = { 0 };
+    rig_text(&r, "a.txt", synthetic(0, 0));
+    atomic_store(&fake_ns, 5 * CLK_NS_PER_S);
+    player_config cfg = { .speed = 0.1, .now = fake_now };
+    rig_start(&r, &cfg);
+    uint64_t one = 1, two = 2;
+    player_status s = wait_status(r.p, fed_at_least, &one, "the snapshot");
+    s = wait_status(r.p, woke_after, &s.wakeups, "the wait for the first depth event");
+    cr_assert_eq(s.fed, 1);
+    /* at 0.1x the first depth event (1 s of recording) is due 10 s later; the player waits in
+     * slices of at most half a second of real time, so it has not looked yet when the pause comes */
+    atomic_store(&fake_ns, 15 * CLK_NS_PER_S);
+    player_pause(r.p, true);
+    s = wait_status(r.p, fed_at_least, &two, "the line the clock reached, fed while paused");
+    cr_assert_eq(s.mode, PLAYER_PAUSED);
+    cr_assert_eq(s.position_ns, T0 + CLK_NS_PER_S, "held on the depth event's time");
+    cr_assert_eq(engine_luid(r.e, SYM), 10, "the depth event is applied");
+    uint64_t steps = 1;
+    player_step(r.p, SYM);
+    s = wait_status(r.p, steps_at_least, &steps, "a step");
+    cr_assert_eq(s.position_ns, T0 + 2 * CLK_NS_PER_S, "the step moved on to the next update");
+    cr_assert_eq(engine_luid(r.e, SYM), 20);
+    rig_free(&r);
+}
+
 Test(player, step_advances_exactly_one_depth_update_of_the_focus)
 {
     rig r = { 0 };
