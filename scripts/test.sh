@@ -18,12 +18,22 @@ out=${BF_TEST_OUT:-$root/build-test}
 mkdir -p "$out"
 jobs=$(nproc)
 
+# The real Binance captures live beside the clone (../shared/fixtures); BF_FIXTURES points
+# elsewhere. Without them the fixture tests fail, each saying where it looked: say so once up front.
+export BF_FIXTURES=${BF_FIXTURES:-$root/../shared/fixtures} # scripts/fuzz.sh seeds from them too
+fixtures=$BF_FIXTURES
+if [ ! -d "$fixtures" ]; then
+    echo "warning: no real Binance captures at $fixtures: the fixture tests will fail" \
+        "(set BF_FIXTURES to their directory)" >&2
+fi
+
 configure() { # dir, compiler, meson args...
     local dir=$1 compiler=$2
     shift 2
     if [ ! -f "$out/$dir/build.ninja" ]; then
         CC=$compiler meson setup "$out/$dir" "$@" >/dev/null
     fi
+    meson configure "$out/$dir" -Dfixtures_dir="$(realpath -m "$fixtures")" >/dev/null
     ninja -C "$out/$dir" >/dev/null
 }
 
