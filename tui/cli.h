@@ -50,7 +50,7 @@ int cli_parse_live(int argc, char **argv, cli_live *o);
 void cli_usage_live(FILE *to);
 
 /* ---- bfmon record ---- */
-#define CLI_RECORD_DEFAULT_STREAMS "depth,bookTicker,aggTrade,markPrice"
+#define CLI_RECORD_DEFAULT_STREAMS "depth,bookTicker,aggTrade,markPrice@1s"
 
 typedef struct cli_record {
     opts_feed feed;

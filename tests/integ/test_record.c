@@ -462,7 +462,12 @@ Test(record_cli, sigint_stops_cleanly_and_the_files_replay)
                  3000);
     json_t *btc = json_object_get(json_object_get(rep, "symbols"), "BTCUSDT");
     cr_expect(json_is_object(json_object_get(json_object_get(btc, "latency_ms"), "e_to_recv")));
-    cr_expect_gt(json_object_size(json_object_get(rep, "messages_per_stream")), 0);
+    json_t *per_stream = json_object_get(rep, "messages_per_stream");
+    cr_expect_gt(json_object_size(per_stream), 0);
+    /* the default streams are the live screens': mark price every second, as live shows it */
+    cr_expect(json_object_get(per_stream, "btcusdt@markPrice@1s"),
+              "markPrice@1s is not recorded by default");
+    cr_expect_null(json_object_get(per_stream, "btcusdt@markPrice"));
     json_decref(rep);
     char *files[MAX_FILES];
     size_t n = list_recordings(c.dir, files, MAX_FILES);

@@ -167,7 +167,7 @@ Test(cli, record_defaults)
     cr_assert_eq(o.rotate_bytes, 0);
     cr_assert_eq(o.feed.interval_ns, 10 * CLK_NS_PER_S, "stats every 10 s");
     cr_assert_eq(o.nkinds, 4);
-    const char *want[] = { "depth", "bookTicker", "aggTrade", "markPrice" };
+    const char *want[] = { "depth", "bookTicker", "aggTrade", "markPrice@1s" };
     for (size_t i = 0; i < 4; i++)
         cr_assert_str_eq(o.kind_ptrs[i], want[i]);
 }
