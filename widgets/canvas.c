@@ -71,6 +71,18 @@ bool rect_empty(rect r)
     return r.w <= 0 || r.h <= 0;
 }
 
+rect rect_intersect(rect a, rect b)
+{
+    long long x0 = a.x > b.x ? a.x : b.x, y0 = a.y > b.y ? a.y : b.y;
+    long long x1 = (long long)a.x + a.w, y1 = (long long)a.y + a.h;
+    long long bx1 = (long long)b.x + b.w, by1 = (long long)b.y + b.h;
+    x1 = x1 < bx1 ? x1 : bx1;
+    y1 = y1 < by1 ? y1 : by1;
+    if (rect_empty(a) || rect_empty(b) || x1 <= x0 || y1 <= y0)
+        return (rect){ 0, 0, 0, 0 };
+    return (rect){ (int)x0, (int)y0, (int)(x1 - x0), (int)(y1 - y0) };
+}
+
 rect rect_inset(rect r, int n)
 {
     if (rect_empty(r) || n < 0 || (long long)n * 2 >= r.w || (long long)n * 2 >= r.h)
@@ -264,6 +276,24 @@ int canvas_width_of(const char *text)
     for (const char *p = text; *p; cols++)
         p += next_glyph(p, g);
     return cols;
+}
+
+void canvas_put_right(canvas *c, int right, int y, rect clip, role ro, const char *text)
+{
+    canvas_put(c, right - canvas_width_of(text), y, clip, ro, text);
+}
+
+void canvas_put_cut(canvas *c, int x, int y, int cols, rect clip, role ro, const theme *t,
+                    const char *text)
+{
+    if (cols <= 0)
+        return;
+    if (canvas_width_of(text) <= cols) {
+        canvas_put(c, x, y, clip, ro, text);
+        return;
+    }
+    canvas_put(c, x, y, rect_intersect((rect){ x, y, cols - 1, 1 }, clip), ro, text);
+    canvas_put(c, x + cols - 1, y, clip, ro, t->ellipsis ? t->ellipsis : "~");
 }
 
 char *canvas_dump(const canvas *c, bool with_roles)

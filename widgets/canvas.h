@@ -49,6 +49,12 @@ int canvas_printf(canvas *c, int x, int y, rect clip, role ro, const char *fmt, 
     __attribute__((format(printf, 6, 7)));
 /* Columns a UTF-8 string takes (one per glyph). */
 int canvas_width_of(const char *text);
+/* Text that ends just left of column `right` (right-aligned), clipped like canvas_put. */
+void canvas_put_right(canvas *c, int right, int y, rect clip, role ro, const char *text);
+/* Text in at most `cols` columns from (x, y): when it does not fit, its first cols - 1 glyphs and
+ * the theme's ellipsis in the last column. Nothing when cols <= 0. */
+void canvas_put_cut(canvas *c, int x, int y, int cols, rect clip, role ro, const theme *t,
+                    const char *text);
 /* Set only the role of the cells of r (highlight without redrawing text). */
 void canvas_set_role(canvas *c, rect r, role ro);
 
@@ -62,5 +68,7 @@ char *canvas_dump(const canvas *c, bool with_roles);
 /* r shrunk by n cells on every side; empty when it does not fit. */
 rect rect_inset(rect r, int n);
 bool rect_empty(rect r);
+/* The cells both rects cover (empty when they do not meet). */
+rect rect_intersect(rect a, rect b);
 
 #endif

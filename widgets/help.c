@@ -80,33 +80,6 @@ static help_box layout(rect r, const help_entry *e, size_t n, size_t first, bool
     return b;
 }
 
-/* The cells both rects cover (empty when they do not meet). */
-static rect rect_and(rect a, rect b)
-{
-    long long x0 = a.x > b.x ? a.x : b.x, y0 = a.y > b.y ? a.y : b.y;
-    long long x1 = (long long)a.x + a.w, y1 = (long long)a.y + a.h;
-    long long bx1 = (long long)b.x + b.w, by1 = (long long)b.y + b.h;
-    x1 = x1 < bx1 ? x1 : bx1;
-    y1 = y1 < by1 ? y1 : by1;
-    if (rect_empty(a) || rect_empty(b) || x1 <= x0 || y1 <= y0)
-        return (rect){ 0, 0, 0, 0 };
-    return (rect){ (int)x0, (int)y0, (int)(x1 - x0), (int)(y1 - y0) };
-}
-
-/* Text cut to `cols` columns with the theme's ellipsis when it does not fit. */
-static void put_cut(canvas *c, int x, int y, int cols, rect clip, role ro, const theme *t,
-                    const char *s)
-{
-    if (cols <= 0)
-        return;
-    if (canvas_width_of(s) <= cols) {
-        canvas_put(c, x, y, clip, ro, s);
-        return;
-    }
-    canvas_put(c, x, y, rect_and((rect){ x, y, cols - 1, 1 }, clip), ro, s);
-    canvas_put(c, x + cols - 1, y, clip, ro, t->ellipsis ? t->ellipsis : "~");
-}
-
 static void draw_frame(canvas *c, const theme *t, rect o, const char *footer)
 {
     int x1 = o.x + o.w - 1, y1 = o.y + o.h - 1;
@@ -123,10 +96,11 @@ static void draw_frame(canvas *c, const theme *t, rect o, const char *footer)
     canvas_put(c, o.x, y1, o, ROLE_DIM, t->corner[2]);
     canvas_put(c, x1, y1, o, ROLE_DIM, t->corner[3]);
     rect top = { o.x + 1, o.y, o.w - 2, 1 }, bottom = { o.x + 1, y1, o.w - 2, 1 };
-    put_cut(c, o.x + 2, o.y, o.w - 4, top, ROLE_HEADER, t, " " TITLE " ");
+    canvas_put_cut(c, o.x + 2, o.y, o.w - 4, top, ROLE_HEADER, t, " " TITLE " ");
     if (footer) { /* right-aligned in the bottom border */
         int fw = canvas_width_of(footer);
-        put_cut(c, fw > o.w - 4 ? o.x + 2 : x1 - 1 - fw, y1, o.w - 4, bottom, ROLE_DIM, t, footer);
+        canvas_put_cut(c, fw > o.w - 4 ? o.x + 2 : x1 - 1 - fw, y1, o.w - 4, bottom, ROLE_DIM, t,
+                       footer);
     }
 }
 
@@ -134,13 +108,13 @@ static void draw_row(canvas *c, const theme *t, const help_box *b, int y, const 
                      const role ro[3])
 {
     int x = b->inner.x;
-    put_cut(c, x, y, b->cols.keys, b->inner, ro[0], t, f[0]);
+    canvas_put_cut(c, x, y, b->cols.keys, b->inner, ro[0], t, f[0]);
     x += b->cols.keys + GAP;
     if (b->cols.action > 0) {
-        put_cut(c, x, y, b->cols.action, b->inner, ro[1], t, f[1]);
+        canvas_put_cut(c, x, y, b->cols.action, b->inner, ro[1], t, f[1]);
         x += b->cols.action + GAP;
     }
-    put_cut(c, x, y, b->cols.what, b->inner, ro[2], t, f[2]);
+    canvas_put_cut(c, x, y, b->cols.what, b->inner, ro[2], t, f[2]);
 }
 
 /* Below 6x3 there is no room for a frame: the keys and what they do, one per row. */
@@ -150,7 +124,7 @@ static void draw_bare(canvas *c, rect r, const theme *t, const help_entry *e, si
     for (int i = 0; i < r.h && (size_t)i < n; i++) {
         char buf[256];
         snprintf(buf, sizeof buf, "%s %s", str(e[i].keys), str(e[i].what));
-        put_cut(c, r.x, r.y + i, r.w, r, ROLE_NORMAL, t, buf);
+        canvas_put_cut(c, r.x, r.y + i, r.w, r, ROLE_NORMAL, t, buf);
     }
 }
 

@@ -88,38 +88,6 @@ static void format_count(uint64_t n, char *buf, size_t cap)
         snprintf(buf, cap, "%" PRIu64 ".%02" PRIu64 "%c", whole, n % d / (d / 100), suffix[s]);
 }
 
-static void put_right(canvas *c, int right, int y, rect clip, role ro, const char *s)
-{
-    canvas_put(c, right - canvas_width_of(s), y, clip, ro, s);
-}
-
-/* The cells both rects cover (empty when they do not meet). */
-static rect rect_and(rect a, rect b)
-{
-    long long x0 = a.x > b.x ? a.x : b.x, y0 = a.y > b.y ? a.y : b.y;
-    long long x1 = (long long)a.x + a.w, y1 = (long long)a.y + a.h;
-    long long bx1 = (long long)b.x + b.w, by1 = (long long)b.y + b.h;
-    x1 = x1 < bx1 ? x1 : bx1;
-    y1 = y1 < by1 ? y1 : by1;
-    if (rect_empty(a) || rect_empty(b) || x1 <= x0 || y1 <= y0)
-        return (rect){ 0, 0, 0, 0 };
-    return (rect){ (int)x0, (int)y0, (int)(x1 - x0), (int)(y1 - y0) };
-}
-
-/* Text cut to `cols` columns with the theme's ellipsis when it does not fit. */
-static void put_cut(canvas *c, int x, int y, int cols, rect clip, role ro, const theme *t,
-                    const char *s)
-{
-    if (cols <= 0)
-        return;
-    if (canvas_width_of(s) <= cols) {
-        canvas_put(c, x, y, clip, ro, s);
-        return;
-    }
-    canvas_put(c, x, y, rect_and((rect){ x, y, cols - 1, 1 }, clip), ro, s);
-    canvas_put(c, x + cols - 1, y, clip, ro, t->ellipsis ? t->ellipsis : "~");
-}
-
 static const char *stage_name(int row, bool utf8, bool shortname)
 {
     static const char *const names[2][2][NROWS] = {
@@ -214,7 +182,7 @@ static void draw_header(canvas *c, rect r, const lat_layout *l, int y, int spark
         if (!l->shown[col])
             continue;
         x += col_width[col];
-        put_right(c, x, y, r, ROLE_HEADER, col_title[col]);
+        canvas_put_right(c, x, y, r, ROLE_HEADER, col_title[col]);
     }
     if (spark_x >= 0)
         canvas_put(c, spark_x, y, r, ROLE_HEADER, "p99 trend");
@@ -224,14 +192,15 @@ static void draw_numbers(canvas *c, rect r, const theme *t, const lat_layout *l,
                          const stage_row *row, int y)
 {
     char buf[32];
-    canvas_put(c, r.x, y, rect_and((rect){ r.x, y, l->name_w - 1, 1 }, r), ROLE_NORMAL, row->name);
+    canvas_put(c, r.x, y, rect_intersect((rect){ r.x, y, l->name_w - 1, 1 }, r), ROLE_NORMAL,
+               row->name);
     int x = r.x + l->name_w;
     for (int col = 0; col < NCOLS; col++) {
         if (!l->shown[col])
             continue;
         x += col_width[col];
         cell_text(&row->lat, col, t->utf8, buf, sizeof buf);
-        put_right(c, x, y, r, cell_role(row, col), buf);
+        canvas_put_right(c, x, y, r, cell_role(row, col), buf);
     }
 }
 
@@ -253,7 +222,7 @@ static void draw_clock(canvas *c, rect r, const theme *t, int x, int w, const vi
     char text[80], buf[96];
     clock_text(g, t->utf8, text, sizeof text);
     snprintf(buf, sizeof buf, "%s%s", own_line ? "clock " : "", text);
-    put_cut(c, x, y, w, r, offset_trusted(g) ? ROLE_NORMAL : ROLE_DIM, t, buf);
+    canvas_put_cut(c, x, y, w, r, offset_trusted(g) ? ROLE_NORMAL : ROLE_DIM, t, buf);
 }
 
 static void draw_spark(canvas *c, rect r, const theme *t, const latency_input *in,
@@ -311,7 +280,7 @@ static void draw_skew(canvas *c, rect r, const theme *t, const latency_input *in
     while (i < 3 && canvas_width_of(forms[i]) > r.w)
         i++;
     canvas_clear(c, (rect){ r.x, y, r.w, 1 }, ROLE_WARN);
-    put_cut(c, r.x, y, r.w, r, ROLE_WARN, t, forms[i]);
+    canvas_put_cut(c, r.x, y, r.w, r, ROLE_WARN, t, forms[i]);
 }
 
 static void draw_rates(canvas *c, rect r, const theme *t, const latency_input *in, int y)
@@ -322,7 +291,7 @@ static void draw_rates(canvas *c, rect r, const theme *t, const latency_input *i
     if (in->g && in->g->msgs_per_s >= 0)
         format_count((uint64_t)(in->g->msgs_per_s + 0.5), all, sizeof all);
     snprintf(buf, sizeof buf, "msgs/s %s  all %s", sym, all);
-    put_cut(c, r.x, y, r.w, r, ROLE_DIM, t, buf);
+    canvas_put_cut(c, r.x, y, r.w, r, ROLE_DIM, t, buf);
 }
 
 void latency_draw(canvas *c, rect r, const theme *t, const latency_input *in)

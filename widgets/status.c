@@ -357,33 +357,6 @@ static int draw_group(canvas *c, rect row, const bar *b, bool right, int x)
     return x;
 }
 
-/* The cells both rects cover (empty when they do not meet). */
-static rect rect_and(rect a, rect b)
-{
-    long long x0 = a.x > b.x ? a.x : b.x, y0 = a.y > b.y ? a.y : b.y;
-    long long x1 = (long long)a.x + a.w, y1 = (long long)a.y + a.h;
-    long long bx1 = (long long)b.x + b.w, by1 = (long long)b.y + b.h;
-    x1 = x1 < bx1 ? x1 : bx1;
-    y1 = y1 < by1 ? y1 : by1;
-    if (rect_empty(a) || rect_empty(b) || x1 <= x0 || y1 <= y0)
-        return (rect){ 0, 0, 0, 0 };
-    return (rect){ (int)x0, (int)y0, (int)(x1 - x0), (int)(y1 - y0) };
-}
-
-/* Text cut to `cols` columns with the theme's ellipsis when it does not fit. */
-static void put_cut(canvas *c, int x, int y, int cols, rect clip, role ro, const theme *t,
-                    const char *s)
-{
-    if (cols <= 0)
-        return;
-    if (canvas_width_of(s) <= cols) {
-        canvas_put(c, x, y, clip, ro, s);
-        return;
-    }
-    canvas_put(c, x, y, rect_and((rect){ x, y, cols - 1, 1 }, clip), ro, s);
-    canvas_put(c, x + cols - 1, y, clip, ro, t->ellipsis ? t->ellipsis : "~");
-}
-
 static void draw_bar(canvas *c, rect row, const theme *t, const status_input *in, bool message)
 {
     bar b;
@@ -405,7 +378,7 @@ static void draw_bar(canvas *c, rect row, const theme *t, const status_input *in
     /* A single row carries the message in what is left between the groups. */
     int room = (right ? end - rw - b.gap : end) - mx;
     if (message && in->message && in->message[0] && room >= MESSAGE_MIN)
-        put_cut(c, mx, row.y, room, row, ROLE_ERROR, t, in->message);
+        canvas_put_cut(c, mx, row.y, room, row, ROLE_ERROR, t, in->message);
 }
 
 /* The second row: the message, else why the selected book is not LIVE, else why a route is down. */
@@ -415,21 +388,21 @@ static void draw_detail(canvas *c, rect row, const theme *t, const status_input 
     char buf[2 * VIEW_REASON_MAX + 64];
     const view_symbol *sel = in->syms && in->selected < in->nsyms ? in->syms[in->selected] : NULL;
     if (in->message && in->message[0]) {
-        put_cut(c, row.x, row.y, row.w, row, ROLE_ERROR, t, in->message);
+        canvas_put_cut(c, row.x, row.y, row.w, row, ROLE_ERROR, t, in->message);
         return;
     }
     if (sel && sel->state != SYNC_LIVE && sel->reason[0]) {
         snprintf(buf, sizeof buf, "%.*s %s: %.*s", SYM_NAME_MAX, sel->symbol,
                  sync_state_name(sel->state), VIEW_REASON_MAX, sel->reason);
-        put_cut(c, row.x, row.y, row.w, row, sel->state == SYNC_STALE ? ROLE_ERROR : ROLE_WARN, t,
-                buf);
+        canvas_put_cut(c, row.x, row.y, row.w, row,
+                       sel->state == SYNC_STALE ? ROLE_ERROR : ROLE_WARN, t, buf);
         return;
     }
     for (int i = 0; in->g && i < 2; i++) {
         if (!in->g->ws[i].up && in->g->ws[i].detail[0]) {
             snprintf(buf, sizeof buf, "%s down: %.*s", routes[i], VIEW_REASON_MAX,
                      in->g->ws[i].detail);
-            put_cut(c, row.x, row.y, row.w, row, ROLE_ERROR, t, buf);
+            canvas_put_cut(c, row.x, row.y, row.w, row, ROLE_ERROR, t, buf);
             return;
         }
     }

@@ -119,38 +119,6 @@ static const tape_layout *choose_layout(int width, tape_widths tw)
     return &layouts[n - 1];
 }
 
-static void put_right(canvas *c, int right, int y, rect clip, role ro, const char *s)
-{
-    canvas_put(c, right - canvas_width_of(s), y, clip, ro, s);
-}
-
-/* The cells both rects cover (empty when they do not meet). */
-static rect rect_and(rect a, rect b)
-{
-    long long x0 = a.x > b.x ? a.x : b.x, y0 = a.y > b.y ? a.y : b.y;
-    long long x1 = (long long)a.x + a.w, y1 = (long long)a.y + a.h;
-    long long bx1 = (long long)b.x + b.w, by1 = (long long)b.y + b.h;
-    x1 = x1 < bx1 ? x1 : bx1;
-    y1 = y1 < by1 ? y1 : by1;
-    if (rect_empty(a) || rect_empty(b) || x1 <= x0 || y1 <= y0)
-        return (rect){ 0, 0, 0, 0 };
-    return (rect){ (int)x0, (int)y0, (int)(x1 - x0), (int)(y1 - y0) };
-}
-
-/* Text cut to `cols` columns with the theme's ellipsis as its last glyph when it does not fit. */
-static void put_cut(canvas *c, int x, int y, int cols, rect clip, role ro, const theme *t,
-                    const char *s)
-{
-    if (cols <= 0)
-        return;
-    if (canvas_width_of(s) <= cols) {
-        canvas_put(c, x, y, clip, ro, s);
-        return;
-    }
-    canvas_put(c, x, y, rect_and((rect){ x, y, cols - 1, 1 }, clip), ro, s);
-    canvas_put(c, x + cols - 1, y, clip, ro, t->ellipsis ? t->ellipsis : "~");
-}
-
 static role trade_role(const view_trade *tr, int64_t large_qty)
 {
     bool large = large_qty > 0 && tr->qty >= large_qty;
@@ -178,9 +146,9 @@ static void draw_header(canvas *c, rect r, const tape_layout *l, tape_cols cols,
 {
     if (l->time_w > 0)
         canvas_put(c, cols.time_x, y, r, ROLE_DIM, "time");
-    put_right(c, cols.px_right, y, r, ROLE_DIM, "price");
+    canvas_put_right(c, cols.px_right, y, r, ROLE_DIM, "price");
     if (l->show_qty)
-        put_right(c, cols.qty_right, y, r, ROLE_DIM, "size");
+        canvas_put_right(c, cols.qty_right, y, r, ROLE_DIM, "size");
 }
 
 static void draw_trade(canvas *c, rect r, const theme *t, const view_trade *tr, const char *px,
@@ -195,11 +163,11 @@ static void draw_trade(canvas *c, rect r, const theme *t, const view_trade *tr, 
         canvas_put(c, cols.time_x, y, r, large ? ro : ROLE_DIM, buf);
     }
     if (!l->show_qty) { /* narrowest: the price alone, cut with a mark if even that is too wide */
-        put_cut(c, r.x, y, r.w, r, ro, t, px);
+        canvas_put_cut(c, r.x, y, r.w, r, ro, t, px);
         return;
     }
-    put_right(c, cols.px_right, y, r, ro, px);
-    put_right(c, cols.qty_right, y, r, ro, qty);
+    canvas_put_right(c, cols.px_right, y, r, ro, px);
+    canvas_put_right(c, cols.qty_right, y, r, ro, qty);
     if (l->side)
         canvas_put(c, cols.side_x, y, r, ro, tr->buyer_maker ? t->down : t->up);
     if (large) { /* the whole row stands out, gaps included */
@@ -219,7 +187,7 @@ void tape_draw(canvas *c, rect r, const theme *t, const view_symbol *v, int64_t 
     bool header = r.h >= 3;
     int y = r.y;
     if (ntrades == 0) {
-        put_cut(c, r.x, y, r.w, r, ROLE_DIM, t, "no trades");
+        canvas_put_cut(c, r.x, y, r.w, r, ROLE_DIM, t, "no trades");
         return;
     }
     int rows = r.h - header;

@@ -106,6 +106,44 @@ Test(canvas, resize_blanks_and_rect_inset)
     cr_assert(rect_empty((rect){ 0, 0, 0, 5 }));
 }
 
+Test(canvas, right_aligned_and_cut_text)
+{
+    canvas *c = canvas_create(8, 1);
+    rect all = canvas_bounds(c);
+    theme u, a;
+    theme_init(&u, true, DEPTH_256);
+    theme_init(&a, false, DEPTH_MONO);
+    canvas_put_right(c, 8, 0, all, ROLE_NORMAL, "abc");
+    char *d = canvas_dump(c, false);
+    cr_assert_str_eq(d, "     abc\n");
+    free(d);
+    canvas_clear(c, all, ROLE_NORMAL);
+    canvas_put_cut(c, 1, 0, 5, all, ROLE_NORMAL, &u, "fits!");
+    d = canvas_dump(c, false);
+    cr_assert_str_eq(d, " fits!  \n", "text that fits is not cut");
+    free(d);
+    canvas_put_cut(c, 1, 0, 5, all, ROLE_NORMAL, &u, "too long");
+    d = canvas_dump(c, false);
+    cr_assert_str_eq(d, " too \xe2\x80\xa6  \n", "four glyphs and the ellipsis");
+    free(d);
+    canvas_put_cut(c, 0, 0, 3, all, ROLE_NORMAL, &a, "wxyz");
+    d = canvas_dump(c, false);
+    cr_assert_str_eq(d, "wx~o \xe2\x80\xa6  \n", "the ASCII theme cuts with ~");
+    free(d);
+    canvas_put_cut(c, 0, 0, 0, all, ROLE_NORMAL, &a, "none");
+    d = canvas_dump(c, false);
+    cr_assert_str_eq(d, "wx~o \xe2\x80\xa6  \n", "no columns, nothing drawn");
+    free(d);
+    canvas_destroy(c);
+
+    rect i = rect_intersect((rect){ 0, 0, 10, 4 }, (rect){ 6, 2, 10, 10 });
+    cr_assert(i.x == 6 && i.y == 2 && i.w == 4 && i.h == 2);
+    cr_assert(rect_empty(rect_intersect((rect){ 0, 0, 5, 5 }, (rect){ 5, 0, 5, 5 })));
+    cr_assert(rect_empty(rect_intersect((rect){ 0, 0, 5, 5 }, (rect){ 1, 1, 0, 3 })));
+    i = rect_intersect((rect){ -2147483647, 0, 2147483647, 1 }, (rect){ -5, 0, 10, 1 });
+    cr_assert(i.x == -5 && i.w == 5, "no overflow at the int limits");
+}
+
 Test(canvas, printf_long_text)
 {
     canvas *c = canvas_create(4, 1);
