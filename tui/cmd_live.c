@@ -177,27 +177,15 @@ static void status_loop(engine *e, const cli_live *o, const sigset_t *sigs)
     }
 }
 
-/* The keymap file: --config (must exist) or the XDG path (may be absent). 0, or EXIT_USAGE after
- * saying why; a bad line is not fatal: its reason lands in msg for the status bar. */
+/* The keymap file (keymap_load_user): 0, or EXIT_USAGE after saying why; the reason for a bad line
+ * lands in msg for the status bar. */
 static int load_keys(const cli_live *o, keymap *km, char *msg, size_t cap)
 {
-    char path[4096];
-    const char *p = o->config;
-    if (!p && keymap_default_path(path, sizeof path))
-        p = path;
-    if (!p)
+    if (keymap_load_user(km, o->config, msg, cap) >= 0)
         return 0;
-    char why[512] = "";
-    int rc = keymap_load(km, p, why, sizeof why);
-    if (rc == BF_ENOENT && !o->config)
-        return 0;
-    if (rc == BF_ENOENT || rc == BF_EIO) {
-        fprintf(stderr, "bfmon: --config: %s\n", why);
-        return EXIT_USAGE;
-    }
-    if (rc < 0)
-        snprintf(msg, cap, "keymap: %s (the other lines apply)", why);
-    return 0;
+    fprintf(stderr, "bfmon: --config: %s\n", msg);
+    msg[0] = '\0';
+    return EXIT_USAGE;
 }
 
 static int run_ui(cli_live *o)

@@ -367,6 +367,26 @@ bool keymap_default_path(char *buf, size_t cap)
     return n > 0 && (size_t)n < cap;
 }
 
+int keymap_load_user(keymap *km, const char *config, char *msg, size_t cap)
+{
+    char path[4096], why[512] = "";
+    const char *p = config;
+    if (cap)
+        msg[0] = '\0';
+    if (!p && keymap_default_path(path, sizeof path))
+        p = path;
+    if (!p)
+        return 0;
+    int rc = keymap_load(km, p, why, sizeof why);
+    if (rc == BF_ENOENT && !config)
+        return 0;
+    if (rc == BF_ENOENT || rc == BF_EIO)
+        return bf_why(msg, cap, rc, "%s", why);
+    if (rc < 0)
+        snprintf(msg, cap, "keymap: %s (the other lines apply)", why);
+    return 0;
+}
+
 /* ---- help ----------------------------------------------------------------------------------- */
 
 /* The keys of action a, comma separated, into out. */

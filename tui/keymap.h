@@ -103,6 +103,11 @@ int keymap_load(keymap *km, const char *path, char *why, size_t why_cap);
 /* The default keymap file path ($XDG_CONFIG_HOME/bfmon/keys or $HOME/.config/bfmon/keys); false
  * when neither variable is set. */
 bool keymap_default_path(char *buf, size_t cap);
+/* The user's keymap: `config` (from --config: it must exist) or, when NULL, the default path (which
+ * may be absent). 0 when it applied or there is none; a bad line is not fatal: then msg holds
+ * "keymap: <reason> (the other lines apply)" for the status bar, else "". BF_ENOENT / BF_EIO when
+ * `config` cannot be read, with the reason in msg. */
+int keymap_load_user(keymap *km, const char *config, char *msg, size_t cap);
 
 /* Names. */
 const char *keymap_action_name(km_action a);    /* "next-symbol" */

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "testutil.h"
 #include "tui/keymap.h"
@@ -136,6 +137,37 @@ Test(keymap, default_path_follows_xdg)
     setenv("XDG_CONFIG_HOME", "relative/ignored", 1);
     cr_assert(keymap_default_path(buf, sizeof buf));
     cr_assert_str_eq(buf, "/home/trader/.config/bfmon/keys");
+}
+
+/* --config must exist; the default file may be absent; a bad line is a status-bar message. */
+Test(keymap, user_file_from_config_or_the_default_path)
+{
+    char *dir = tu_mkdtemp();
+    setenv("XDG_CONFIG_HOME", dir, 1);
+    keymap *km = keymap_create();
+    char msg[600] = "old", path[512];
+    cr_assert_eq(keymap_load_user(km, NULL, msg, sizeof msg), 0, "no default file: fine");
+    cr_assert_str_eq(msg, "");
+    snprintf(path, sizeof path, "%s/missing", dir);
+    cr_assert_eq(keymap_load_user(km, path, msg, sizeof msg), BF_ENOENT, "a --config must exist");
+    cr_assert(strstr(msg, path), "%s", msg);
+
+    snprintf(path, sizeof path, "%s/bfmon", dir);
+    cr_assert_eq(mkdir(path, 0700), 0);
+    snprintf(path, sizeof path, "%s/bfmon/keys", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert(f);
+    fputs("bind w quit\nbind v what\n", f);
+    fclose(f);
+    cr_assert_eq(keymap_load_user(km, NULL, msg, sizeof msg), 0, "a bad line is not fatal");
+    cr_assert(strstr(msg, "keymap: ") == msg && strstr(msg, "unknown action 'what'") &&
+                  strstr(msg, "(the other lines apply)"),
+              "%s", msg);
+    cr_assert_eq(keymap_lookup(km, 'w'), KM_QUIT, "the default file applied");
+    keymap_destroy(km);
+    unsetenv("XDG_CONFIG_HOME");
+    tu_rmtree(dir);
+    free(dir);
 }
 
 Test(keymap, key_names_round_trip)
