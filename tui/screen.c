@@ -381,6 +381,18 @@ static int parse_reply(const unsigned char *b, int n, reply *r)
     return -1;
 }
 
+/* A DECRPM report ("ESC [ ? 2026 ; Ps $ y") about mode 2026. */
+static bool reports_mode_2026(const reply *r)
+{
+    return r->final == 'y' && r->inter == '$' && strncmp(r->params, "2026;", 5) == 0;
+}
+
+/* Ps 1 (set) or 2 (reset): the terminal keeps the mode. 0 (unknown) or 4 (permanently reset): no. */
+static bool reports_sync_kept(const reply *r)
+{
+    return r->params[5] == '1' || r->params[5] == '2';
+}
+
 /* Gives bytes that were typed keys, not replies, back to ncurses in their order. */
 static void unread(const unsigned char *keys, int n)
 {
@@ -398,8 +410,8 @@ static void keep_key(unsigned char *keys, int *n, unsigned char b)
  * primary attributes (DA1), which every terminal answers: a "set" or "reset" report before the
  * DA1 reply means yes, none means no. Terminals that do not know the mode (tmux 3.3, the Linux
  * console, xterm) answer DA1 only. Keys typed meanwhile go back to ncurses. A terminal that has not
- * answered within PROBE_MS gets no mode 2026; its replies, if they come later, are dropped by
- * screen_key instead of being taken for keys. */
+ * answered within PROBE_MS starts with plain frames; its replies, if they come later, are read by
+ * screen_key instead of being taken for keys, and a late report of the mode turns it on then. */
 static void probe_sync(screen *s)
 {
     static const char ask[] = "\033[?2026$p\033[c";
@@ -429,8 +441,8 @@ static void probe_sync(screen *s)
                 continue;
             }
             at += len;
-            if (r.final == 'y' && r.inter == '$' && strncmp(r.params, "2026;", 5) == 0)
-                sync = r.params[5] == '1' || r.params[5] == '2';
+            if (reports_mode_2026(&r))
+                sync = reports_sync_kept(&r);
             else if (r.final == 'c')
                 answered = true;
         }
@@ -445,7 +457,8 @@ static void probe_sync(screen *s)
 }
 
 /* While the probe is open: an "ESC [ ?" reply that came late is read and dropped (its DA1 closes
- * the probe). Returns false, with the keys read given back, when what follows ESC is not one. */
+ * the probe); one that reports mode 2026 brackets the frames from then on. Returns false, with the
+ * keys read given back, when what follows ESC is not one. */
 static bool drop_late_reply(screen *s)
 {
     unsigned char b[PROBE_MAX] = { 0x1b };
@@ -465,6 +478,11 @@ static bool drop_late_reply(screen *s)
     if (len <= 0) {
         unread(b + 1, n - 1);
         return false;
+    }
+    if (reports_mode_2026(&r) && reports_sync_kept(&r)) { /* a slow link: the frames it tears */
+        s->sync = true;
+        sync_active = 1;
+        vt_set_sync(s->out, true);
     }
     if (r.final == 'c')
         s->probe_open = false;

@@ -24,7 +24,8 @@ struct vt {
     char *reset, *clear;
     vt_cup_fn cup;
     bool skip_last_cell;
-    bool sync;
+    bool sync;      /* this frame is bracketed */
+    bool sync_next; /* the next frames are */
 
     int w, h;
     int cur_x, cur_y; /* where the cursor is; -1: unknown */
@@ -160,7 +161,7 @@ vt *vt_create(const vt_caps *caps)
     build_transitions(v, caps);
     v->cup = caps->cup;
     v->skip_last_cell = caps->skip_last_cell;
-    v->sync = caps->sync;
+    v->sync = v->sync_next = caps->sync;
     v->cur_x = v->cur_y = v->cur_role = -1;
     return v;
 }
@@ -248,9 +249,15 @@ static void move_to(vt *v, int x, int y)
     v->cur_y = y;
 }
 
+void vt_set_sync(vt *v, bool on)
+{
+    v->sync_next = on;
+}
+
 void vt_begin(vt *v, int w, int h, bool clear)
 {
     v->len = 0;
+    v->sync = v->sync_next;
     v->w = w;
     v->h = h;
     v->cur_x = v->cur_y = v->cur_role = -1;

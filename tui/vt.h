@@ -70,6 +70,9 @@ typedef struct vt_caps {
 
 vt *vt_create(const vt_caps *caps);
 void vt_destroy(vt *v);
+/* Mode 2026 found out later (a terminal that answered the question after the screen stopped
+ * waiting): from the next vt_begin on, frames are bracketed, or no longer. */
+void vt_set_sync(vt *v, bool on);
 
 /* Start a frame for a w x h screen. clear: begin by clearing the screen (every cell then has to be
  * put). The cursor position and attributes are unknown at the start of a frame: whatever ran on

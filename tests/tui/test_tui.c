@@ -891,18 +891,36 @@ Test(tui, a_key_typed_during_the_probe_counts, .fini = cleanup)
     quit_with(t, master, DA1_VT "q"); /* lost by the probe, the q would leave bfmon running */
 }
 
-/* A terminal that answers after bfmon stopped waiting (a slow link): the late reply is dropped,
- * not read as keys ("ESC [ ?" would open the help and its digits switch symbols). */
+/* A terminal that answers after bfmon stopped waiting (a slow link): the late reply is not read as
+ * keys ("ESC [ ?" would open the help and its digits switch symbols), and its report of mode 2026
+ * brackets the frames from then on (a slow link is where frames arrive torn). */
 Test(tui, a_late_answer_to_the_probe_is_not_taken_for_keys, .fini = cleanup)
 {
     tui *t = &T;
     start_sim(t, five);
     int master = start_on_pty(t);
-    read_frames(master, 64 * 1024); /* frames: bfmon has stopped waiting */
+    char *before = read_output(master, 64 * 1024, NULL); /* frames: bfmon has stopped waiting */
+    cr_expect_eq(count_of(before, BSU), 0, "mode 2026 on before the terminal said so");
+    free(before);
     reply(master, "\x1b[?2026;2$y\x1b[?62;22c");
     char *out = read_output(master, 256 * 1024, NULL);
     cr_expect(!strstr(out, "next-symbol"), "the late reply opened the help overlay");
-    cr_expect_eq(count_of(out, "\x1b[?2026"), 0, "a late report switched mode 2026 on");
+    cr_expect_geq(count_of(out, BSU), 3, "the late report of mode 2026 did not switch it on");
+    free(out);
+    quit_with_q(t, master);
+}
+
+/* A late answer without mode 2026 leaves the frames plain. */
+Test(tui, a_late_answer_without_mode_2026_leaves_frames_plain, .fini = cleanup)
+{
+    tui *t = &T;
+    start_sim(t, five);
+    int master = start_on_pty(t);
+    free(read_output(master, 64 * 1024, NULL));
+    reply(master, "\x1b[?2026;0$y" DA1_VT);
+    char *out = read_output(master, 128 * 1024, NULL);
+    cr_expect_eq(count_of(out, "\x1b[?2026"), 0, "mode 2026 on for a terminal that lacks it");
+    cr_expect(!strstr(out, "next-symbol"), "the late reply opened the help overlay");
     free(out);
     quit_with_q(t, master);
 }

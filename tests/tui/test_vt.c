@@ -186,6 +186,27 @@ Test(vt, with_synchronized_output_a_frame_is_bracketed_and_an_empty_one_sends_no
     vt_destroy(v);
 }
 
+/* A terminal that reports mode 2026 late: the frame under way stays as it began, the next ones are
+ * bracketed. */
+Test(vt, synchronized_output_turned_on_later_starts_with_the_next_frame)
+{
+    vt_caps caps = test_caps();
+    vt *v = vt_create(&caps);
+    cell c[] = { mk("q", ROLE_OK) };
+    vt_begin(v, 10, 5, true);
+    vt_set_sync(v, true);
+    vt_put(v, 0, 0, c, 1);
+    expect_frame(v, "<0><C>\x1b[H<r13>q<0>");
+    vt_begin(v, 10, 5, false);
+    vt_put(v, 1, 0, c, 1);
+    expect_frame(v, "\x1b[?2026h\x1b[1;2H<r13>q<0>\x1b[?2026l");
+    vt_set_sync(v, false);
+    vt_begin(v, 10, 5, false);
+    vt_put(v, 2, 0, c, 1);
+    expect_frame(v, "\x1b[1;3H<r13>q<0>");
+    vt_destroy(v);
+}
+
 /* ---- roles as SGR parameters ---------------------------------------------------------------- */
 
 /* Attributes 1 (bold), 2 (dim), 7 (reverse), 4 (underline), as the screen would map them. */
