@@ -180,12 +180,18 @@ static void sim_fault(const tui *t, const char *spec)
 
 static const char *const five[] = { NULL };
 
-Test(tui, shows_a_live_ladder_for_the_default_symbol, .fini = cleanup)
+/* The common opening: the sim's five symbols, bfmon at 120x40, BTCUSDT's ladder LIVE. */
+static void start_live_btc(tui *t)
 {
-    tui *t = &T;
     start_sim(t, five);
     start_ui(t, 120, 40, NULL);
     wait_live_btc(t);
+}
+
+Test(tui, shows_a_live_ladder_for_the_default_symbol, .fini = cleanup)
+{
+    tui *t = &T;
+    start_live_btc(t);
     char *cap = capture(t);
     char *ladder = tpane_region(cap, 0, LADDER_W, 1, 36);
     /* every ladder row: price, quantity, cumulative quantity */
@@ -217,9 +223,7 @@ Test(tui, the_bench_floor_draws_only_the_status_bar, .fini = cleanup)
 Test(tui, keys_switch_the_symbol_and_nothing_of_the_old_remains, .fini = cleanup)
 {
     tui *t = &T;
-    start_sim(t, five);
-    start_ui(t, 120, 40, NULL);
-    wait_live_btc(t);
+    start_live_btc(t);
     ladder_check eth = { ETH_PRICE, BTC_PRICE, 5 }, btc = { BTC_PRICE, ETH_PRICE, 5 },
                  sol = { SOL_PRICE, ETH_PRICE, 5 };
     tpane_keys(&t->pane, "Tab");
@@ -321,9 +325,7 @@ Test(tui, search_keeps_at_most_eight_added_symbols_least_recently_viewed_goes, .
 Test(tui, help_opens_and_closes, .fini = cleanup)
 {
     tui *t = &T;
-    start_sim(t, five);
-    start_ui(t, 120, 40, NULL);
-    wait_live_btc(t);
+    start_live_btc(t);
     wait_screen(t, tpane_lacks_text, "next-symbol", WAIT_MS, "no help at first");
     tpane_keys(&t->pane, "?");
     wait_screen(t, tpane_has_text, "next-symbol", WAIT_MS, "the help overlay");
@@ -372,9 +374,7 @@ static bool full_layout_intact(const char *cap, const void *ctx)
 Test(tui, resizing_small_and_back_neither_crashes_nor_garbles, .fini = cleanup)
 {
     tui *t = &T;
-    start_sim(t, five);
-    start_ui(t, 120, 40, NULL);
-    wait_live_btc(t);
+    start_live_btc(t);
     cr_assert_eq(tpane_cmd(&t->pane, NULL, "resize-window -t bf -x 40 -y 12"), 0);
     int w40 = 40;
     ladder_check btc = { BTC_PRICE, NULL, 0 };
@@ -393,9 +393,7 @@ Test(tui, resizing_small_and_back_neither_crashes_nor_garbles, .fini = cleanup)
 Test(tui, an_injected_gap_shows_resyncing_then_live, .fini = cleanup)
 {
     tui *t = &T;
-    start_sim(t, five);
-    start_ui(t, 120, 40, NULL);
-    wait_live_btc(t);
+    start_live_btc(t);
     /* A slow snapshot keeps the resync on screen long enough to be seen at any frame rate. */
     sim_fault(t, "slow_snapshot,count=1,delay=3s");
     sim_fault(t, "gap,stream=btcusdt@depth@100ms");
@@ -419,9 +417,7 @@ static void expect_restored(const tui *t)
 Test(tui, q_exits_with_status_0_and_restores_the_terminal, .fini = cleanup)
 {
     tui *t = &T;
-    start_sim(t, five);
-    start_ui(t, 120, 40, NULL);
-    wait_live_btc(t);
+    start_live_btc(t);
     wait_format(t, "#{alternate_on} #{cursor_flag}", "1 0\n"); /* running: alternate, no cursor */
     tpane_keys(&t->pane, "q");
     expect_restored(t);
@@ -432,9 +428,7 @@ Test(tui, q_exits_with_status_0_and_restores_the_terminal, .fini = cleanup)
 Test(tui, ctrl_s_does_not_freeze_the_screen, .fini = cleanup)
 {
     tui *t = &T;
-    start_sim(t, five);
-    start_ui(t, 120, 40, NULL);
-    wait_live_btc(t);
+    start_live_btc(t);
     tpane_keys(&t->pane, "C-s");
     tpane_keys(&t->pane, "2");
     ladder_check eth = { ETH_PRICE, BTC_PRICE, 5 };
@@ -446,9 +440,7 @@ Test(tui, ctrl_s_does_not_freeze_the_screen, .fini = cleanup)
 Test(tui, sigterm_also_restores_the_terminal, .fini = cleanup)
 {
     tui *t = &T;
-    start_sim(t, five);
-    start_ui(t, 120, 40, NULL);
-    wait_live_btc(t);
+    start_live_btc(t);
     char *pid = NULL, cmd[128];
     tpane_cmd(&t->pane, &pid, "display-message -p -t bf '#{pane_pid}'");
     snprintf(cmd, sizeof cmd, "kill -TERM $(pgrep -P %d)", atoi(pid)); /* the shell's child */
@@ -511,9 +503,7 @@ Test(tui, a_keymap_file_rebinds_keys_and_reports_bad_lines, .fini = cleanup)
 Test(tui, pause_freezes_the_display_and_says_so, .fini = cleanup)
 {
     tui *t = &T;
-    start_sim(t, five);
-    start_ui(t, 120, 40, NULL);
-    wait_live_btc(t);
+    start_live_btc(t);
     tpane_keys(&t->pane, "p");
     wait_screen(t, tpane_has_text, "PAUSED", WAIT_MS, "the PAUSED mark");
     tpane_keys(&t->pane, "p");
@@ -546,9 +536,7 @@ static bool colours_seen(const char *cap, const void *ctx)
 Test(tui, colours_are_used_when_the_terminal_has_them, .fini = cleanup)
 {
     tui *t = &T;
-    start_sim(t, five);
-    start_ui(t, 120, 40, NULL);
-    wait_live_btc(t);
+    start_live_btc(t);
     wait_screen(t, colours_seen, t, WAIT_MS, "colour escapes in the pane");
 }
 
@@ -558,9 +546,7 @@ Test(tui, no_color_is_respected, .fini = cleanup)
 {
     tui *t = &T;
     t->env = "NO_COLOR=1";
-    start_sim(t, five);
-    start_ui(t, 120, 40, NULL);
-    wait_live_btc(t);
+    start_live_btc(t);
     char *esc = capture_escapes(t);
     cr_expect(!has_colour_sgr(esc), "colour escapes with NO_COLOR set:\n%s", esc);
     free(esc);
@@ -572,9 +558,7 @@ Test(tui, no_color_is_respected, .fini = cleanup)
 static char *escapes_under(tui *t, const char *env)
 {
     t->env = env;
-    start_sim(t, five);
-    start_ui(t, 120, 40, NULL);
-    wait_live_btc(t);
+    start_live_btc(t);
     wait_screen(t, tpane_has_text, "LIVE", WAIT_MS, "a LIVE state in the status bar");
     return capture_escapes(t);
 }
