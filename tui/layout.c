@@ -47,9 +47,10 @@ static void full_shape(layout *l, int w, int h, size_t nwatch)
     int main_h = h - status_h;
     int ladder_w = clamp(w * 45 / 100, LADDER_MIN_W, LADDER_MAX_W);
     l->ladder = mk(0, 0, ladder_w, main_h - 1);
-    l->spread = mk(0, main_h - 1, ladder_w, 1);
-    l->separator = mk(ladder_w, 0, 1, main_h);
-    stack_right(l, ladder_w + 1, w - ladder_w - 1, main_h, nwatch);
+    /* The whole width: under the ladder alone, a BTCUSDT line has no room for mid and imbalance. */
+    l->spread = mk(0, main_h - 1, w, 1);
+    l->separator = mk(ladder_w, 0, 1, main_h - 1);
+    stack_right(l, ladder_w + 1, w - ladder_w - 1, main_h - 1, nwatch);
     l->status = mk(0, main_h, w, status_h);
 }
 

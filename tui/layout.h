@@ -2,8 +2,9 @@
  * layout: where every panel goes on a W x H terminal. Pure arithmetic, any thread.
  *
  * Three shapes, chosen by size:
- *   full    (>= LAYOUT_FULL_W x LAYOUT_FULL_H): ladder and spread line on the left; strip,
- *           watchlist, sparkline, tape and latency panel stacked on the right; status bar below.
+ *   full    (>= LAYOUT_FULL_W x LAYOUT_FULL_H): the ladder on the left; strip, watchlist,
+ *           sparkline, tape and latency panel stacked on the right; below both, the spread line
+ *           across the whole width, then the status bar.
  *   compact (>= LAYOUT_MIN_W x LAYOUT_MIN_H): strip, ladder, spread line and a one-row status bar;
  *           the other panels are empty rectangles (not drawn).
  *   too small: every panel is empty and `too_small` is set with the size needed, so the caller shows

@@ -56,9 +56,13 @@ Test(layout, full_shape_shows_every_panel)
     cr_assert_eq(l.watchlist.h, 6, "title + 5 symbols");
     cr_assert_geq(l.ladder.h, 30, "the ladder gets the height");
     cr_assert_eq(l.spread.y, l.ladder.y + l.ladder.h, "spread right under the ladder");
+    cr_assert_eq(l.spread.w, 120, "the spread line has the whole width (room for mid and imb)");
+    cr_assert_eq(l.latency.y + l.latency.h, l.spread.y, "the right column ends above it");
+    cr_assert_eq(l.separator.y + l.separator.h, l.spread.y);
     layout_compute(200, 50, 5, &l);
     cr_assert_eq(l.shape, LAYOUT_FULL);
     cr_assert_eq(l.ladder.w, 64, "ladder width is capped");
+    cr_assert_eq(l.spread.w, 200);
 }
 
 Test(layout, compact_shape_keeps_the_ladder_and_status)

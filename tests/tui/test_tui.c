@@ -4,8 +4,9 @@
  * the screen comes back with capture-pane; every wait polls the captured text until what is
  * expected appears or a deadline passes.
  *
- * Screen geometry at 120x40 (tui/layout): the ladder fills columns 0..53, the right column starts
- * at 55 with the strip on row 0 and the watchlist from row 1.
+ * Screen geometry at 120x40 (tui/layout): the ladder fills columns 0..53 of rows 0..36, the right
+ * column starts at 55 with the strip on row 0 and the watchlist from row 1; the spread line takes
+ * row 37 across the width, the status bar rows 38 and 39.
  */
 #include <criterion/criterion.h>
 #include <curl/curl.h>
@@ -356,12 +357,16 @@ static bool fits(const char *cap, const void *ctx)
 static bool full_layout_intact(const char *cap, const void *ctx)
 {
     (void)ctx;
-    /* the column rule on every row of the main area, the status bar at the bottom, ladder rows */
-    char *rule = tpane_region(cap, LADDER_W, LADDER_W + 1, 0, 38);
+    /* the column rule on every row above the spread line, the spread line across the width with
+     * mid and imbalance, the status bar at the bottom, ladder rows */
+    char *rule = tpane_region(cap, LADDER_W, LADDER_W + 1, 0, 37);
     bool ok = true;
     for (const char *p = rule; *p; p = strchr(p, '\n') + 1)
         ok &= !strncmp(p, "│", strlen("│")) || *p == '|';
     free(rule);
+    char *spread = tpane_region(cap, 0, 120, 37, 38);
+    ok &= tpane_matches(spread, "^bid .* mid [0-9.]+ +imb [-+][0-9.]+%");
+    free(spread);
     char *status = tpane_region(cap, 0, 120, 38, 39);
     ok &= strstr(status, "BTCUSDT LIVE") != NULL;
     free(status);
