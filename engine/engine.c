@@ -234,6 +234,7 @@ struct engine {
     char kinds[ENGINE_MAX_STREAM_KINDS][ENGINE_STREAM_KIND_MAX]; /* per-symbol stream kinds */
     size_t nkinds;
     recorder *rec;                 /* the recording tap, or NULL; set before start */
+    recorder *_Atomic rec_view;    /* the same, for engine_view_global on any thread */
     _Atomic uint64_t rec_rejected; /* messages the recorder refused (too big for its ring) */
     uint64_t ring_drops_logged;    /* shard 0's worker: ring drops already in a ring_drop event */
     char *info_body;               /* the exchangeInfo body loaded (under lock), or NULL */
@@ -1595,6 +1596,7 @@ static void copy_settings(engine *e, const engine_config *cfg)
     e->offline = cfg->offline;
     copy_kinds(e, cfg);
     e->rec = cfg->recorder;
+    atomic_store(&e->rec_view, cfg->recorder);
     e->ring_bytes = cfg->ring_bytes ? cfg->ring_bytes : DEFAULT_RING;
     e->snapshot_limit = cfg->snapshot_limit ? cfg->snapshot_limit : 1000;
     e->time_refresh_ms = cfg->time_refresh_ms > 0 ? cfg->time_refresh_ms : 60000;
@@ -1972,9 +1974,11 @@ int engine_prepare(engine *e, int64_t deadline_ns, char *why, size_t why_cap)
 int engine_set_recorder(engine *e, recorder *r)
 {
     pthread_mutex_lock(&e->lock);
-    int rc = e->started ? BF_ESTATE : 0;
-    if (rc == 0)
-        e->rec = r; /* the threads that use it start later: they see it */
+    int rc = e->started && !(e->stopped && !r) ? BF_ESTATE : 0;
+    if (rc == 0) {
+        e->rec = r; /* the threads that use it start later (or have stopped): they see it */
+        atomic_store(&e->rec_view, r);
+    }
     pthread_mutex_unlock(&e->lock);
     return rc;
 }
@@ -2259,6 +2263,13 @@ void engine_view_global(engine *e, view_global *out)
     if (!atomic_load(&e->rss_by_hk) && now - atomic_load(&e->rss_at) >= RSS_REFRESH_NS)
         refresh_rss(e, now); /* no housekeeping thread (replay): here, at most that often */
     out->rss_bytes = atomic_load(&e->rss_bytes);
+    recorder *r = atomic_load(&e->rec_view);
+    if (r) {
+        recorder_stats rs;
+        recorder_get_stats(r, &rs);
+        out->recording = true;
+        out->recorded_bytes = rs.bytes_out;
+    }
 }
 
 /* ---- book copies ---------------------------------------------------------------------------- */

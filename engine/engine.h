@@ -94,7 +94,9 @@ int engine_start(engine *e, int64_t deadline_ns, char *why, size_t why_cap);
  * recording's header) before any stream is subscribed; engine_start then goes on from there.
  * Offline it does nothing. 0, or BF_E* with a sentence in why (as engine_start). */
 int engine_prepare(engine *e, int64_t deadline_ns, char *why, size_t why_cap);
-/* Attach the recording tap (engine_config.recorder) before engine_start; BF_ESTATE after. */
+/* Attach the recording tap (engine_config.recorder) before engine_start; BF_ESTATE after. NULL
+ * detaches it again, also after engine_stop (before the recorder is destroyed: views no longer
+ * read its size). */
 int engine_set_recorder(engine *e, recorder *r);
 /* Stops the network and the workers; views stay readable. */
 void engine_stop(engine *e);

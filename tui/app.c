@@ -66,6 +66,7 @@ enum panel { P_LADDER, P_SPREAD, P_SPARK, P_TAPE, P_STRIP, P_LATENCY, P_WATCH, P
  * succeeded. While the endpoints cannot be reached it retries with a growing pause. */
 typedef struct starter {
     engine *e;
+    recsess *rec; /* --record, or NULL */
     int64_t timeout_ns;
     pthread_t th;
     pthread_mutex_t lock;
@@ -97,13 +98,25 @@ static bool starter_wait(starter *s, int64_t until_ns)
     return !quit;
 }
 
+/* --record: the header needs exchangeInfo and the clock offset, so the engine is prepared and the
+ * recording attached before any stream is subscribed (the first message lands in the file). */
+static int prepare_recording(starter *s, char *why, size_t cap)
+{
+    if (!s->rec || recsess_attached(s->rec))
+        return 0;
+    int rc = engine_prepare(s->e, clk_mono_ns() + s->timeout_ns, why, cap);
+    return rc < 0 ? rc : recsess_attach(s->rec, s->e, why, cap);
+}
+
 static void *starter_main(void *arg)
 {
     starter *s = arg;
     int64_t pause = RETRY_MIN_NS;
     for (;;) {
         char why[384] = "";
-        int rc = engine_start(s->e, clk_mono_ns() + s->timeout_ns, why, sizeof why);
+        int rc = prepare_recording(s, why, sizeof why);
+        if (rc == 0)
+            rc = engine_start(s->e, clk_mono_ns() + s->timeout_ns, why, sizeof why);
         pthread_mutex_lock(&s->lock);
         s->attempts++;
         if (rc == 0)
@@ -1117,11 +1130,20 @@ static void replay_tick(app *a)
         adopt_engine_watchlist(a);
 }
 
+/* --record, once a second: the header follows the clock offset; a failing recorder is said. */
+static void recording_tick(app *a)
+{
+    char err[512];
+    if (a->cfg->rec && atomic_load(&a->st.started) && recsess_tick(a->cfg->rec, err, sizeof err))
+        say(a, "recording: %s (lines are being dropped and counted)", err);
+}
+
 static void tick(app *a, int64_t now)
 {
     if (now >= a->next_tick_ns) { /* ages, countdowns and messages move every second */
         a->dirty = true;
         a->next_tick_ns = (now / CLK_NS_PER_S + 1) * CLK_NS_PER_S;
+        recording_tick(a);
     }
     if (flash_next_expiry(a->fl) <= now || a->slow_due_ns <= now)
         a->dirty = true;
@@ -1199,6 +1221,7 @@ static void start_starter(app *a)
 {
     starter *s = &a->st;
     s->e = a->e;
+    s->rec = a->cfg->rec;
     s->timeout_ns = a->cfg->start_timeout_ns > 0 ? a->cfg->start_timeout_ns : 10 * CLK_NS_PER_S;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);

@@ -27,6 +27,7 @@
 #include "engine.h"
 #include "feed/player.h"
 #include "tui/keymap.h"
+#include "tui/recsess.h"
 
 #define APP_RECENT_MAX  8 /* symbols added by search that stay subscribed */
 #define APP_DEFAULT_FPS 20
@@ -42,9 +43,12 @@ typedef struct app_config {
     bool force_ascii;
     keymap *km;                /* the caller's, with the keymap file applied */
     const char *first_message; /* shown at start for a while (a keymap file error), or NULL */
-    player *pl; /* replay: the engine is offline and already started, the player (started) feeds
+    player *pl;   /* replay: the engine is offline and already started, the player (started) feeds
                    it; the screens show recording time, the REPLAY mark and take the replay keys.
                    app_run stops the player before the engine. NULL: live. */
+    recsess *rec; /* live and recording (--record): the start prepares the engine and attaches
+                     it before streaming; ticked every second; the caller finishes it after
+                     app_run (the engine is stopped by then). NULL: not recording. */
 } app_config;
 
 /* Block the signals the loop takes (call before any thread starts). */

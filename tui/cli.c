@@ -160,6 +160,9 @@ void cli_usage_live(FILE *to)
             "  --config FILE           keymap file (default $XDG_CONFIG_HOME/bfmon/keys or\n"
             "                          ~/.config/bfmon/keys)\n"
             "  --ascii                 ASCII glyphs even in a UTF-8 terminal\n"
+            "  --record DIR            record while watching: the files and report of\n"
+            "                          'bfmon record' (its default streams; REC in the status\n"
+            "                          bar; 'p' freezes the screen, never the recording)\n"
             "  --headless              no terminal UI: print a status per interval\n"
             "  --json                  headless status as one JSON object per line\n"
             "  --status-interval DUR   status period (default 1s)\n"
@@ -168,7 +171,8 @@ void cli_usage_live(FILE *to)
             "\n"
             "DUR is a number with an optional unit: ms, s (default), m, h.\n"
             "Exit status: 0 stopped normally, 1 the engine could not start (--headless; the\n"
-            "terminal UI keeps retrying and says why), 2 usage error.\n",
+            "terminal UI keeps retrying and says why), 2 usage error, 3 --record lost data or\n"
+            "could not create its directory.\n",
             ENGINE_DEFAULT_REST_URL, ENGINE_DEFAULT_WS_URL, ENGINE_DEFAULT_SYMBOLS);
 }
 
@@ -182,6 +186,7 @@ enum {
     LIVE_REPAINT_ALL,
     LIVE_BENCH_FLOOR,
     LIVE_ASCII,
+    LIVE_RECORD,
 };
 
 /* A flag of the live monitor: the bool it sets, or NULL. */
@@ -226,6 +231,10 @@ static int live_take(void *opts, int c, const char *name, const char *arg)
         o->config = arg;
         return 0;
     }
+    if (c == LIVE_RECORD) {
+        o->record = arg;
+        return arg[0] ? 0 : usage_error("", "--record needs a directory");
+    }
     return EXIT_USAGE;
 }
 
@@ -242,6 +251,7 @@ int cli_parse_live(int argc, char **argv, cli_live *o)
         { "repaint-all", no_argument, NULL, LIVE_REPAINT_ALL },
         { "bench-floor", no_argument, NULL, LIVE_BENCH_FLOOR },
         { "ascii", no_argument, NULL, LIVE_ASCII },
+        { "record", required_argument, NULL, LIVE_RECORD },
         { "help-live", no_argument, NULL, 'h' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -249,7 +259,10 @@ int cli_parse_live(int argc, char **argv, cli_live *o)
     static const command cmd = { "", opts, cli_usage_live, live_take, false };
     memset(o, 0, sizeof *o);
     opts_feed_init(&o->feed, CLK_NS_PER_S);
-    return drive(&cmd, argc, argv, o);
+    int rc = drive(&cmd, argc, argv, o);
+    if (rc == CLI_RUN && o->record && o->headless)
+        return usage_error("", "--record goes with the terminal UI; headless, use 'bfmon record'");
+    return rc;
 }
 
 /* ---- bfmon record ------------------------------------------------------------------------- */

@@ -44,6 +44,7 @@ typedef struct cli_live {
     bool headless, json, demo, deflate, repaint_all, bench_floor, ascii;
     int fps;            /* 1..240; default 20 */
     const char *config; /* keymap file, or NULL for the XDG path */
+    const char *record; /* --record DIR: the terminal UI also records (NULL: it does not) */
 } cli_live;
 
 int cli_parse_live(int argc, char **argv, cli_live *o);

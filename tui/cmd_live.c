@@ -23,6 +23,7 @@
 #include "tui/cli.h"
 #include "tui/keymap.h"
 #include "tui/opts.h"
+#include "tui/recsess.h"
 #include "util/clk.h"
 #include "util/err.h"
 
@@ -127,11 +128,44 @@ static sim_server *start_demo(cli_live *o)
     return s;
 }
 
-static engine *create_engine(const cli_live *o, char *why, size_t cap)
+/* --record subscribes what `bfmon record` does by default and says so in the header. */
+typedef struct record_kinds {
+    char names[ENGINE_MAX_STREAM_KINDS][ENGINE_STREAM_KIND_MAX];
+    const char *ptrs[ENGINE_MAX_STREAM_KINDS];
+    size_t n;
+} record_kinds;
+
+static void default_record_kinds(record_kinds *k)
+{
+    opts_parse_list(CLI_RECORD_DEFAULT_STREAMS, &k->names[0][0], ENGINE_STREAM_KIND_MAX,
+                    ENGINE_MAX_STREAM_KINDS, &k->n);
+    for (size_t i = 0; i < k->n; i++)
+        k->ptrs[i] = k->names[i];
+}
+
+static recsess *create_recording(const cli_live *o, const record_kinds *k)
+{
+    recsess_config c = { .who = "bfmon",
+                         .out = o->record,
+                         .prefix = "bfmon",
+                         .compress = REC_GZIP,
+                         .kinds = k->ptrs,
+                         .nkinds = k->n,
+                         .depth_suffix = o->feed.depth_suffix,
+                         .rest_url = o->feed.rest_url,
+                         .ws_url = o->feed.ws_url };
+    return recsess_create(&c);
+}
+
+static engine *create_engine(const cli_live *o, const record_kinds *k, char *why, size_t cap)
 {
     ws_config ws = { .permessage_deflate = o->deflate };
     engine_config cfg = opts_feed_engine_config(&o->feed);
     cfg.ws = &ws;
+    if (k) {
+        cfg.streams = k->ptrs;
+        cfg.nstreams = k->n;
+    }
     engine *e = NULL;
     int rc = engine_create(&cfg, &e, why, cap);
     if (rc < 0 && !why[0])
@@ -142,7 +176,7 @@ static engine *create_engine(const cli_live *o, char *why, size_t cap)
 static engine *start_engine(const cli_live *o)
 {
     char why[512] = "";
-    engine *e = create_engine(o, why, sizeof why);
+    engine *e = create_engine(o, NULL, why, sizeof why);
     int rc = e ? engine_start(e, clk_mono_ns() + START_TIMEOUT_NS, why, sizeof why) : BF_EINVAL;
     if (rc < 0) {
         fprintf(stderr, "bfmon: cannot start: %s\n", why[0] ? why : bf_strerror(rc));
@@ -193,14 +227,20 @@ static int run_ui(cli_live *o)
     keymap *km = keymap_create();
     char msg[600] = "", why[512] = "";
     int rc = load_keys(o, km, msg, sizeof msg);
+    if (rc == 0 && o->record && !recsess_output_dir_ok(o->record, "bfmon"))
+        rc = EXIT_RUNTIME;
     sim_server *demo = NULL;
     if (rc == 0 && o->demo && !(demo = start_demo(o)))
         rc = 1;
-    engine *e = rc == 0 ? create_engine(o, why, sizeof why) : NULL;
+    record_kinds kinds;
+    if (o->record)
+        default_record_kinds(&kinds);
+    engine *e = rc == 0 ? create_engine(o, o->record ? &kinds : NULL, why, sizeof why) : NULL;
     if (rc == 0 && !e) {
         fprintf(stderr, "bfmon: cannot start: %s\n", why);
         rc = 1;
     }
+    recsess *rec = e && o->record ? create_recording(o, &kinds) : NULL;
     if (e) {
         app_config ac = { .e = e,
                           .rest_url = o->feed.rest_url ? o->feed.rest_url : ENGINE_DEFAULT_REST_URL,
@@ -211,10 +251,15 @@ static int run_ui(cli_live *o)
                           .bench_floor = o->bench_floor,
                           .force_ascii = o->ascii,
                           .km = km,
-                          .first_message = msg[0] ? msg : NULL };
+                          .first_message = msg[0] ? msg : NULL,
+                          .rec = rec };
         rc = app_run(&ac, why, sizeof why);
         if (rc)
             fprintf(stderr, "bfmon: %s\n", why);
+        if (rec) { /* the engine is stopped: no more lines; the terminal is back for the report */
+            int end = recsess_finish(rec);
+            rc = rc ? rc : end;
+        }
         engine_destroy(e);
     }
     sim_server_destroy(demo);

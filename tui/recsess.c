@@ -460,7 +460,8 @@ int recsess_finish(recsess *s)
     char(*files)[512] = calloc(MAX_FILES, sizeof *files);
     size_t nfiles = files ? recorder_files(s->r, files, MAX_FILES) : 0;
     nfiles = nfiles < MAX_FILES ? nfiles : MAX_FILES;
-    recorder_destroy(s->r); /* trailer, fsync */
+    engine_set_recorder(s->e, NULL); /* stopped: the views stop reading the recorder */
+    recorder_destroy(s->r);          /* trailer, fsync */
     s->r = NULL;
     s->ended_ns = clk_real_ns();
     json_t *rep = build_report(s, &rs, files, nfiles);

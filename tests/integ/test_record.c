@@ -292,6 +292,15 @@ Test(record, replayed_books_equal_the_live_engine_books)
     size_t nfiles = recorder_files(t.r, files, MAX_FILES);
     recorder_stats rs;
     recorder_get_stats(t.r, &rs);
+    view_global g;
+    engine_view_global(t.e, &g); /* the status bar's REC and size */
+    cr_assert(g.recording);
+    cr_assert_eq(g.recorded_bytes, rs.bytes_out);
+    cr_assert_gt(g.recorded_bytes, 0);
+    cr_assert_eq(engine_set_recorder(t.e, t.r), BF_ESTATE, "stopped: only a detach");
+    cr_assert_eq(engine_set_recorder(t.e, NULL), 0, "stopped: the recorder may go");
+    engine_view_global(t.e, &g);
+    cr_assert(!g.recording, "the views no longer read a recorder that is about to go");
     recorder_destroy(t.r);
     cr_assert_eq(rs.dropped_ring + rs.dropped_io, 0);
     cr_assert_eq(engine_record_rejected(t.e), 0);

@@ -109,6 +109,21 @@ Test(cli, live_every_option)
     cr_assert_str_eq(o.feed.ca_file, "ca.pem");
 }
 
+Test(cli, live_record_goes_with_the_terminal_ui)
+{
+    char *v[] = { "bfmon", "--demo", "--record", "rec/dir", NULL };
+    char *headless[] = { "bfmon", "--record", "rec", "--headless", NULL };
+    char *empty[] = { "bfmon", "--record", "", NULL };
+    cli_live o;
+    cr_assert_eq(cli_parse_live(ARGC(v), v, &o), CLI_RUN);
+    cr_assert_str_eq(o.record, "rec/dir");
+    cr_assert_eq(cli_parse_live(ARGC(headless), headless, &o), EXIT_USAGE, "bfmon record's job");
+    cr_assert_eq(cli_parse_live(ARGC(empty), empty, &o), EXIT_USAGE);
+    char *none[] = { "bfmon", NULL };
+    cr_assert_eq(cli_parse_live(ARGC(none), none, &o), CLI_RUN);
+    cr_assert_null(o.record);
+}
+
 Test(cli, the_benchmark_arms_are_flags_of_their_own)
 {
     char *all[] = { "bfmon", "--repaint-all", NULL };

@@ -62,7 +62,8 @@ static char *write_wrapper(tui *t, const char *extra)
 {
     const char *bfmon = getenv("BF_BFMON");
     cr_assert(bfmon, "BF_BFMON is not set (run the tests through meson)");
-    t->dir = tu_mkdtemp();
+    if (!t->dir) /* a test may have made it already, for files of its own */
+        t->dir = tu_mkdtemp();
     char body[2048];
     int n = snprintf(body, sizeof body, "%s%s%s", t->env ? "export " : "", t->env ? t->env : "",
                      t->env ? "\n" : "");
@@ -513,6 +514,53 @@ Test(tui, pause_freezes_the_display_and_says_so, .fini = cleanup)
     wait_screen(t, tpane_has_text, "PAUSED", WAIT_MS, "the PAUSED mark");
     tpane_keys(&t->pane, "p");
     wait_screen(t, tpane_lacks_text, "PAUSED", WAIT_MS, "the PAUSED mark to go");
+}
+
+/* The size the status bar gives the recording ("REC 203K"), copied into out; "" when none. */
+static void rec_size(const char *cap, char *out, size_t cap_out)
+{
+    const char *p = strstr(cap, "REC ");
+    size_t n = p ? strspn(p + 4, "0123456789.KMGT") : 0;
+    snprintf(out, cap_out, "%.*s", (int)n, p ? p + 4 : "");
+}
+
+static bool paused_and_rec_grew_from(const char *cap, const void *ctx)
+{
+    char now[32];
+    rec_size(cap, now, sizeof now);
+    return strstr(cap, "PAUSED") && now[0] && strcmp(now, ctx) != 0;
+}
+
+/* --record: the screen watches and records at once. REC shows in the status bar, and its size
+ * keeps growing while `p` freezes the display; after q the files and their report are there and
+ * replay as a sound recording. */
+Test(tui, record_while_watching_keeps_recording_through_a_pause, .fini = cleanup, .timeout = 120)
+{
+    tui *t = &T;
+    t->dir = tu_mkdtemp();
+    char rec[600], args[700], cmd[2400];
+    snprintf(rec, sizeof rec, "%s/rec/made", t->dir); /* created, parents included */
+    snprintf(args, sizeof args, "--record %s", rec);
+    start_sim(t, five);
+    start_ui(t, 120, 40, args);
+    wait_live_btc(t);
+    wait_screen(t, tpane_has_text, "REC ", WAIT_MS, "REC in the status bar");
+    tpane_keys(&t->pane, "p");
+    char *cap = tpane_wait(&t->pane, tpane_has_text, "PAUSED", WAIT_MS, "the PAUSED mark");
+    char size[32];
+    rec_size(cap, size, sizeof size);
+    free(cap);
+    wait_screen(t, paused_and_rec_grew_from, size, WAIT_MS, "REC to grow while PAUSED");
+    tpane_keys(&t->pane, "q");
+    expect_restored(t);
+    wait_screen(t, tpane_has_text, ".report.json", WAIT_MS, "the report's path in the summary");
+    snprintf(cmd, sizeof cmd, "ls %s/*.rec.gz %s/*.report.json", rec, rec);
+    cr_assert_eq(tu_run(cmd, NULL), 0, "no recording and report in %s", rec);
+    char *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s replay --verify %s/*.rec.gz 2>&1", getenv("BF_BFMON"), rec);
+    cr_assert_eq(tu_run(cmd, &out), 0, "the recording does not verify: %s", out ? out : "");
+    cr_assert(out && strstr(out, "BTCUSDT") && strstr(out, "integrity ok"), "%s", out);
+    free(out);
 }
 
 /* The pane with its escape sequences (colours and attributes) left in. */
