@@ -563,6 +563,22 @@ Test(tui, record_while_watching_keeps_recording_through_a_pause, .fini = cleanup
     free(out);
 }
 
+/* A --record directory that cannot be made is said before the screen opens: exit 3. */
+Test(tui, record_into_a_file_exits_3_before_the_screen_opens, .fini = cleanup)
+{
+    tui *t = &T;
+    t->dir = tu_mkdtemp();
+    char cmd[1400], *out = NULL;
+    snprintf(cmd, sizeof cmd, "touch %s/plain && %s --record %s/plain </dev/null 2>&1", t->dir,
+             getenv("BF_BFMON"), t->dir);
+    int rc = tu_run(cmd, &out);
+    cr_assert_eq(rc, 3, "exit %d: %s", rc, out ? out : "");
+    cr_assert(out && strstr(out, "cannot create the output directory") &&
+                  strstr(out, "not a directory"),
+              "%s", out);
+    free(out);
+}
+
 /* The pane with its escape sequences (colours and attributes) left in. */
 static char *capture_escapes(const tui *t)
 {
