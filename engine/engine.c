@@ -2234,6 +2234,7 @@ static void global_net(engine *e, view_global *out)
     out->ws_fragments = ws.fragments;
     out->ws_error_replies = ws.error_replies;
     out->used_weight = have_http ? hs.used_weight : -1;
+    out->used_weight_peak = have_http ? hs.used_weight_peak : 0;
     out->weight_limit = have_http ? hs.weight_limit : e->weight_limit;
     out->ban_until_mono_ns = hs.hold_until_mono_ns;
     out->http_conns_opened = hs.conns_opened;

@@ -98,6 +98,7 @@ typedef struct view_global {
     int64_t clock_rtt_ns;    /* RTT of the sample the offset came from (0: not measured yet) */
     bool clock_skewed;       /* E->receive went negative beyond the offset's uncertainty */
     int used_weight, weight_limit;
+    int used_weight_peak;      /* the highest used weight any response reported since the start */
     int64_t ban_until_mono_ns; /* > now while REST is held by 429/418 */
     uint64_t http_conns_opened, http_requests, http_retries;
     int64_t rss_bytes;

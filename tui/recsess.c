@@ -167,8 +167,9 @@ static void sample_weight(recsess *s)
 {
     view_global g;
     engine_view_global(s->e, &g);
-    if (g.used_weight > s->used_weight_peak)
-        s->used_weight_peak = g.used_weight;
+    int peak = g.used_weight > g.used_weight_peak ? g.used_weight : g.used_weight_peak;
+    if (peak > s->used_weight_peak) /* every response's header, not only those sampled here */
+        s->used_weight_peak = peak;
 }
 
 bool recsess_tick(recsess *s, char *err, size_t err_cap)

@@ -599,6 +599,8 @@ static void account_weight(http_pool *p, const req *r, const xfer *x, int64_t no
     if (x->used_weight >= 0) {
         p->win_used = x->used_weight;
         p->win_header = x->used_weight;
+        if (x->used_weight > p->st.used_weight_peak)
+            p->st.used_weight_peak = x->used_weight;
     } else {
         p->win_used += r->weight; /* no header: count it ourselves, to be safe */
     }

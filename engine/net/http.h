@@ -88,6 +88,7 @@ typedef struct http_stats {
     uint64_t status_429, status_418;
     uint64_t held_by_budget; /* times a request waited for the next window */
     int used_weight;         /* last header value in the current window (-1: unknown) */
+    int used_weight_peak;    /* the highest header value since the pool started (0: none) */
     int weight_limit;
     int64_t hold_until_mono_ns; /* > now while every request is held (429/418), else 0 */
     unsigned queued, in_flight;

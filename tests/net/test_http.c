@@ -509,6 +509,13 @@ Test(http, set_limit_and_used_weight_in_stats, .fini = teardown, .timeout = 30)
     /* The window is a wall-clock minute: the value is known unless it just rolled over. */
     if (clk_real_ns() / CLK_NS_PER_MS % 60000 > 100)
         cr_expect_eq(st.used_weight, 17);
+    cr_expect_eq(st.used_weight_peak, 17);
+    /* a lower value later: the last one is in use, the peak stays */
+    httpd_on(srv, "/y", &(httpd_reply){ .headers = "x-mbx-used-weight-1m: 5\r\n" });
+    cr_assert_eq(http_fetch(pool, "/y", 1, deadline_in(WAIT_MS), &res), 0, "%s", res.r.why);
+    http_result_free(&res);
+    http_get_stats(pool, &st);
+    cr_expect_eq(st.used_weight_peak, 17, "the peak is the highest header seen");
 }
 
 /* ---- priorities ---- */
