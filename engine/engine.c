@@ -656,6 +656,8 @@ static void record_ws_event(engine *e, const ws_event *we)
                           ws_route_name(we->route), "conn", (json_int_t)we->conn);
     if (we->kind == WS_EV_CONNECTED)
         json_object_set_new(o, "resumed", json_boolean(we->resumed));
+    if (we->kind == WS_EV_ROTATED)
+        json_object_set_new(o, "replaced", json_integer((json_int_t)we->replaced));
     if (we->stream)
         json_object_set_new(o, "stream", json_string(we->stream));
     if (we->kind == WS_EV_DISCONNECTED || we->detail)

@@ -308,6 +308,18 @@ static void emit(ws_client *c, ws_event_kind kind, const conn *k, bool resumed, 
     c->cfg.on_event(c->cfg.ctx, &ev);
 }
 
+static void emit_rotated(ws_client *c, const conn *now, const conn *old, const char *detail)
+{
+    if (!c->cfg.on_event || c->destroying)
+        return;
+    ws_event ev = { .kind = WS_EV_ROTATED,
+                    .route = now->route,
+                    .conn = now->serial,
+                    .replaced = old->serial,
+                    .detail = detail };
+    c->cfg.on_event(c->cfg.ctx, &ev);
+}
+
 #define STAT_ADD(c, field, v)                                                                      \
     do {                                                                                           \
         pthread_mutex_lock(&(c)->lock);                                                            \
@@ -1067,9 +1079,10 @@ static void rotation_finish(conn *b, bool old_lost)
     b->rot_old = NULL;
     a->rot_new = NULL;
     b->overlap_deadline = 0;
-    emit(c, WS_EV_ROTATED, b, false, NULL,
-         old_lost ? "the old connection was lost during the overlap; the replacement took over"
-                  : "the replacement took over");
+    emit_rotated(c, b, a,
+                 old_lost ? "the old connection was lost during the overlap; the replacement "
+                            "took over"
+                          : "the replacement took over");
     if (!old_lost)
         conn_close_clean(a);
 }

@@ -82,6 +82,7 @@ typedef struct ws_event {
     ws_event_kind kind;
     ws_route route;
     unsigned conn;
+    unsigned replaced; /* WS_EV_ROTATED: the connection the new one (conn) replaced; else 0 */
     bool resumed;
     const char *stream; /* for stream events, else NULL */
     const char *detail; /* a readable sentence, or NULL */

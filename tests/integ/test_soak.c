@@ -527,9 +527,13 @@ static void count_event(rec_events *evs, const char *json, size_t len)
         evs->gaps[sym_index(json_string_value(json_object_get(o, "symbol")))]++;
     else if (strcmp(what, "disconnect") == 0)
         evs->disconnects[route_of(o)]++;
-    else if (strcmp(what, "rotation") == 0)
+    else if (strcmp(what, "rotation") == 0) {
+        json_int_t now = json_integer_value(json_object_get(o, "conn"));
+        json_int_t old = json_integer_value(json_object_get(o, "replaced"));
+        cr_expect(old > 0 && old != now, "a rotation names the connection it replaced: %.200s",
+                  json);
         evs->rotations[route_of(o)]++;
-    else if (strcmp(what, "connect") == 0 && json_is_true(json_object_get(o, "resumed")))
+    } else if (strcmp(what, "connect") == 0 && json_is_true(json_object_get(o, "resumed")))
         evs->resumed[route_of(o)]++;
     json_decref(o);
 }

@@ -32,7 +32,7 @@ typedef struct rmsg {
 typedef struct revent {
     ws_event_kind kind;
     bool resumed;
-    unsigned conn;
+    unsigned conn, replaced;
     char stream[WS_STREAM_MAX];
     char detail[256];
 } revent;
@@ -94,6 +94,7 @@ static void on_event(void *ctx, const ws_event *ev)
         e->kind = ev->kind;
         e->resumed = ev->resumed;
         e->conn = ev->conn;
+        e->replaced = ev->replaced;
         snprintf(e->stream, sizeof e->stream, "%s", ev->stream ? ev->stream : "");
         snprintf(e->detail, sizeof e->detail, "%s", ev->detail ? ev->detail : "");
     }
@@ -812,6 +813,16 @@ Test(ws, rotation_delivers_each_message_once)
     cr_expect_eq(bad, 0, "each number exactly once, in order");
     cr_expect_geq(delivered, (size_t)(n / 2));
     cr_expect(two_conns, "later messages come from the replacement");
+    pthread_mutex_lock(&r.mu);
+    unsigned first_conn = r.msgs[0].conn, last_conn = r.msgs[r.n - 1].conn;
+    const revent *rot = NULL;
+    for (size_t i = 0; i < r.nev && !rot; i++)
+        if (r.ev[i].kind == WS_EV_ROTATED)
+            rot = &r.ev[i];
+    cr_assert(rot);
+    cr_expect_eq(rot->conn, last_conn, "the event names the replacement");
+    cr_expect_eq(rot->replaced, first_conn, "and the connection it replaced");
+    pthread_mutex_unlock(&r.mu);
     ws_stats st;
     ws_get_stats(c, &st);
     cr_expect_geq(st.rotations, 1);
