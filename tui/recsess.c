@@ -231,6 +231,9 @@ char *recsess_stats_line(recsess *s)
         "used_weight", g.used_weight, "used_weight_peak", s->used_weight_peak, "weight_limit",
         g.weight_limit, "ws", "public", g.ws[WS_ROUTE_PUBLIC].up, "market",
         g.ws[WS_ROUTE_MARKET].up, "ring_drops", (json_int_t)g.ring_drops);
+    /* large depth messages come in fragments; oversized ones are dropped (counted, resynced) */
+    json_object_set_new(o, "ws_fragments", json_integer((json_int_t)g.ws_fragments));
+    json_object_set_new(o, "ws_oversized", json_integer((json_int_t)g.ws_oversized));
     json_object_set_new(o, "error", err[0] ? json_string(err) : json_null());
     char *line = json_dumps(o, JSON_COMPACT);
     json_decref(o);

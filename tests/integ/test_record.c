@@ -501,6 +501,8 @@ Test(record_cli, kill_9_keeps_every_file_readable)
     json_int_t want = 2000;
     json_t *st = wait_stats(&c, all_live, &want, "both symbols LIVE and 2000 lines");
     json_int_t written = stat_int(st, "lines"), flushes = stat_int(st, "flushes");
+    cr_expect(json_is_integer(json_object_get(st, "ws_fragments")), "the stats line counts them");
+    cr_expect_eq(stat_int(st, "ws_oversized"), 0);
     /* A flush after that stats line: everything counted in it has reached the kernel. */
     wait_stats(&c, flushed_after, &flushes, "a further flush");
     int code = tu_proc_stop(c.p, SIGKILL, 10000);
