@@ -30,6 +30,7 @@
 #include "sim/model.h"
 #include "util/dec.h"
 #include "util/err.h"
+#include "util/file.h"
 #include "util/xalloc.h"
 
 #define BATCH_UNPACED 10000 /* lines per advance() at speed 0 */
@@ -923,25 +924,16 @@ static const source_ops recsrc_ops = {
 
 static int load_exchange_info(recsrc *r, const char *path, char *why, size_t cap)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return bf_why(why, cap, BF_ENOENT, "cannot open %s", path);
-    size_t n = 0, got;
-    r->exinfo = xmalloc(1 << 16);
-    size_t ecap = 1 << 16;
-    while ((got = fread(r->exinfo + n, 1, ecap - n - 1, f)) > 0) {
-        n += got;
-        if (n + 1 == ecap)
-            r->exinfo = xrealloc(r->exinfo, ecap *= 2);
-    }
-    fclose(f);
-    r->exinfo[n] = '\0';
-    r->exinfo_len = n;
+    int rc = 0;
+    r->exinfo = file_read_all(path, &r->exinfo_len, &rc, why, cap);
+    if (!r->exinfo)
+        return rc;
     r->info = symtab_create();
-    char err[256];
-    int rc = rest_parse_exchange_info(r->exinfo, n, r->info, NULL, NULL, err, sizeof err);
+    char reason[256];
+    rc = rest_parse_exchange_info(r->exinfo, r->exinfo_len, r->info, NULL, NULL, reason,
+                                  sizeof reason);
     if (rc < 0)
-        return bf_why(why, cap, rc, "%s: %s", path, err);
+        return bf_why(why, cap, rc, "%s: %s", path, reason);
     return 0;
 }
 

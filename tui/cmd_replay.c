@@ -20,6 +20,7 @@
 #include "tui/cli.h"
 #include "util/clk.h"
 #include "util/err.h"
+#include "util/file.h"
 #include "util/probe.h"
 
 #define START_NS (10 * CLK_NS_PER_S)
@@ -147,29 +148,6 @@ static int load_keys(const cli_replay *o, keymap *km, char *msg, size_t cap)
     return EXIT_USAGE;
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 1 << 16, n = 0, got;
-    char *buf = malloc(cap);
-    while (buf && (got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += got;
-        if (cap - n < 2)
-            buf = realloc(buf, cap *= 2);
-    }
-    bool bad = ferror(f) || !buf;
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
 /* The scales: --exchange-info FILE, else the recording's header. 0 or EXIT_RUNTIME after saying
  * why. */
 static int load_scales(engine *e, const cli_replay *o, const player *pl)
@@ -177,11 +155,13 @@ static int load_scales(engine *e, const cli_replay *o, const player *pl)
     size_t len = 0;
     char *file = NULL;
     const char *body = player_exchange_info(pl, &len);
-    if (o->exchange_info && !(body = file = slurp(o->exchange_info, &len))) {
-        fprintf(stderr, "bfmon: cannot open %s: %s\n", o->exchange_info, strerror(errno));
+    char why[512] = "";
+    int err = 0;
+    if (o->exchange_info &&
+        !(body = file = file_read_all(o->exchange_info, &len, &err, why, sizeof why))) {
+        fprintf(stderr, "bfmon: %s\n", why);
         return EXIT_RUNTIME;
     }
-    char why[512] = "";
     int rc = body ? engine_load_exchange_info(e, body, len, why, sizeof why) : 0;
     free(file);
     if (rc < 0) {

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "util/err.h"
+#include "util/file.h"
 #include "util/xalloc.h"
 
 #define KEYS_TEXT_MAX 64
@@ -333,23 +334,12 @@ int keymap_parse(keymap *km, const char *name, const char *text, char *why, size
 
 int keymap_load(keymap *km, const char *path, char *why, size_t why_cap)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return bf_why(why, why_cap, errno == ENOENT ? BF_ENOENT : BF_EIO, "cannot read %s: %s",
-                      path, strerror(errno));
-    size_t cap = 4096, len = 0;
-    char *text = xmalloc(cap);
-    size_t got;
-    while ((got = fread(text + len, 1, cap - len - 1, f)) > 0) {
-        len += got;
-        if (cap - len < 2)
-            text = xrealloc(text, cap *= 2);
-    }
-    bool failed = ferror(f);
-    fclose(f);
-    text[len] = '\0';
-    int rc = failed ? bf_why(why, why_cap, BF_EIO, "cannot read %s", path)
-                    : keymap_parse(km, path, text, why, why_cap, NULL);
+    size_t len = 0;
+    int err = 0;
+    char *text = file_read_all(path, &len, &err, why, why_cap);
+    if (!text)
+        return err;
+    int rc = keymap_parse(km, path, text, why, why_cap, NULL);
     free(text);
     return rc;
 }

@@ -19,6 +19,7 @@
 #include "market/market.h"
 #include "market/symtab.h"
 #include "util/err.h"
+#include "util/file.h"
 #include "util/memacct.h"
 #include "util/probe.h"
 #include "util/xalloc.h"
@@ -78,36 +79,13 @@ static void problem(replay *r, const char *fmt, ...)
     r->problems[r->nproblems++] = xstrdup(line);
 }
 
-static char *slurp(const char *path, size_t *len, int *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        *err = errno;
-        return NULL;
-    }
-    size_t cap = 1 << 16, n = 0, got;
-    char *buf = xmalloc(cap);
-    while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap)
-            buf = xrealloc(buf, cap *= 2);
-    }
-    *err = ferror(f) ? EIO : 0;
-    fclose(f);
-    *len = n;
-    return buf;
-}
-
 static int load_exchange_info(replay *r, const char *path, char *why, size_t why_cap)
 {
     size_t len = 0;
     int e = 0;
-    char *body = slurp(path, &len, &e);
-    if (!body || e) {
-        snprintf(why, why_cap, "cannot open %s: %s", path, strerror(e));
-        free(body);
-        return e == ENOENT ? BF_ENOENT : BF_EIO;
-    }
+    char *body = file_read_all(path, &len, &e, why, why_cap);
+    if (!body)
+        return e;
     r->syms = symtab_create();
     size_t skipped = 0;
     char reason[256] = "";
