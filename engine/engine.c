@@ -1976,7 +1976,8 @@ int engine_prepare(engine *e, int64_t deadline_ns, char *why, size_t why_cap)
 int engine_set_recorder(engine *e, recorder *r)
 {
     pthread_mutex_lock(&e->lock);
-    int rc = e->started && !(e->stopped && !r) ? BF_ESTATE : 0;
+    bool settable = !e->started || (e->stopped && !r); /* before the start, or a detach after */
+    int rc = settable ? 0 : BF_ESTATE;
     if (rc == 0) {
         e->rec = r; /* the threads that use it start later (or have stopped): they see it */
         atomic_store(&e->rec_view, r);

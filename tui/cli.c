@@ -139,6 +139,17 @@ static bool parse_fps(const char *s, int *out)
     return true;
 }
 
+/* A list of stream kinds into names and the pointers the engine takes. */
+static bool parse_kinds(const char *list, char (*names)[ENGINE_STREAM_KIND_MAX], const char **ptrs,
+                        size_t *n)
+{
+    if (!opts_parse_list(list, &names[0][0], ENGINE_STREAM_KIND_MAX, ENGINE_MAX_STREAM_KINDS, n))
+        return false;
+    for (size_t i = 0; i < *n; i++)
+        ptrs[i] = names[i];
+    return true;
+}
+
 /* ---- bfmon [live options] ----------------------------------------------------------------- */
 
 void cli_usage_live(FILE *to)
@@ -262,6 +273,8 @@ int cli_parse_live(int argc, char **argv, cli_live *o)
     int rc = drive(&cmd, argc, argv, o);
     if (rc == CLI_RUN && o->record && o->headless)
         return usage_error("", "--record goes with the terminal UI; headless, use 'bfmon record'");
+    if (rc == CLI_RUN && o->record)
+        parse_kinds(CLI_RECORD_DEFAULT_STREAMS, o->kinds, o->kind_ptrs, &o->nkinds);
     return rc;
 }
 
@@ -332,12 +345,9 @@ static bool parse_compress(const char *s, recorder_compress *out)
 
 static int record_streams(const char *arg, cli_record *o)
 {
-    if (!opts_parse_list(arg, &o->kinds[0][0], ENGINE_STREAM_KIND_MAX, ENGINE_MAX_STREAM_KINDS,
-                         &o->nkinds))
+    if (!parse_kinds(arg, o->kinds, o->kind_ptrs, &o->nkinds))
         return usage_error("record", "--streams '%s': not a list of at most %d stream kinds", arg,
                            ENGINE_MAX_STREAM_KINDS);
-    for (size_t i = 0; i < o->nkinds; i++)
-        o->kind_ptrs[i] = o->kinds[i];
     return 0;
 }
 

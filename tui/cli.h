@@ -45,6 +45,10 @@ typedef struct cli_live {
     int fps;            /* 1..240; default 20 */
     const char *config; /* keymap file, or NULL for the XDG path */
     const char *record; /* --record DIR: the terminal UI also records (NULL: it does not) */
+    /* With --record: bfmon record's default stream kinds, subscribed and named in the header. */
+    char kinds[ENGINE_MAX_STREAM_KINDS][ENGINE_STREAM_KIND_MAX];
+    const char *kind_ptrs[ENGINE_MAX_STREAM_KINDS];
+    size_t nkinds;
 } cli_live;
 
 int cli_parse_live(int argc, char **argv, cli_live *o);

@@ -128,43 +128,29 @@ static sim_server *start_demo(cli_live *o)
     return s;
 }
 
-/* --record subscribes what `bfmon record` does by default and says so in the header. */
-typedef struct record_kinds {
-    char names[ENGINE_MAX_STREAM_KINDS][ENGINE_STREAM_KIND_MAX];
-    const char *ptrs[ENGINE_MAX_STREAM_KINDS];
-    size_t n;
-} record_kinds;
-
-static void default_record_kinds(record_kinds *k)
-{
-    opts_parse_list(CLI_RECORD_DEFAULT_STREAMS, &k->names[0][0], ENGINE_STREAM_KIND_MAX,
-                    ENGINE_MAX_STREAM_KINDS, &k->n);
-    for (size_t i = 0; i < k->n; i++)
-        k->ptrs[i] = k->names[i];
-}
-
-static recsess *create_recording(const cli_live *o, const record_kinds *k)
+/* --record: bfmon record's default streams (o->kinds), named in the header. */
+static recsess *create_recording(const cli_live *o)
 {
     recsess_config c = { .who = "bfmon",
                          .out = o->record,
                          .prefix = "bfmon",
                          .compress = REC_GZIP,
-                         .kinds = k->ptrs,
-                         .nkinds = k->n,
+                         .kinds = o->kind_ptrs,
+                         .nkinds = o->nkinds,
                          .depth_suffix = o->feed.depth_suffix,
                          .rest_url = o->feed.rest_url,
                          .ws_url = o->feed.ws_url };
     return recsess_create(&c);
 }
 
-static engine *create_engine(const cli_live *o, const record_kinds *k, char *why, size_t cap)
+static engine *create_engine(const cli_live *o, char *why, size_t cap)
 {
     ws_config ws = { .permessage_deflate = o->deflate };
     engine_config cfg = opts_feed_engine_config(&o->feed);
     cfg.ws = &ws;
-    if (k) {
-        cfg.streams = k->ptrs;
-        cfg.nstreams = k->n;
+    if (o->record) {
+        cfg.streams = o->kind_ptrs;
+        cfg.nstreams = o->nkinds;
     }
     engine *e = NULL;
     int rc = engine_create(&cfg, &e, why, cap);
@@ -176,7 +162,7 @@ static engine *create_engine(const cli_live *o, const record_kinds *k, char *why
 static engine *start_engine(const cli_live *o)
 {
     char why[512] = "";
-    engine *e = create_engine(o, NULL, why, sizeof why);
+    engine *e = create_engine(o, why, sizeof why);
     int rc = e ? engine_start(e, clk_mono_ns() + START_TIMEOUT_NS, why, sizeof why) : BF_EINVAL;
     if (rc < 0) {
         fprintf(stderr, "bfmon: cannot start: %s\n", why[0] ? why : bf_strerror(rc));
@@ -232,15 +218,12 @@ static int run_ui(cli_live *o)
     sim_server *demo = NULL;
     if (rc == 0 && o->demo && !(demo = start_demo(o)))
         rc = 1;
-    record_kinds kinds;
-    if (o->record)
-        default_record_kinds(&kinds);
-    engine *e = rc == 0 ? create_engine(o, o->record ? &kinds : NULL, why, sizeof why) : NULL;
+    engine *e = rc == 0 ? create_engine(o, why, sizeof why) : NULL;
     if (rc == 0 && !e) {
         fprintf(stderr, "bfmon: cannot start: %s\n", why);
         rc = 1;
     }
-    recsess *rec = e && o->record ? create_recording(o, &kinds) : NULL;
+    recsess *rec = e && o->record ? create_recording(o) : NULL;
     if (e) {
         app_config ac = { .e = e,
                           .rest_url = o->feed.rest_url ? o->feed.rest_url : ENGINE_DEFAULT_REST_URL,

@@ -453,11 +453,10 @@ int recsess_finish(recsess *s)
         return 0;
     }
     s->rejected = engine_record_rejected(s->e);
-    sample_weight(s);
     if (recorder_flush(s->r, clk_mono_ns() + STOP_FLUSH_NS) < 0)
         fprintf(stderr, "%s: the last lines could not be flushed in time\n", s->cfg.who);
     char err[512];
-    if (recsess_tick(s, err, sizeof err))
+    if (recsess_tick(s, err, sizeof err)) /* also the last weight sample */
         fprintf(stderr, "%s: error: %s\n", s->cfg.who, err);
     recorder_stats rs;
     recorder_get_stats(s->r, &rs);

@@ -7,7 +7,8 @@
  *
  * Order: recsess_create, engine_prepare (the header needs exchangeInfo and the clock offset),
  * recsess_attach (first file open, the engine's recording tap set), engine_start; recsess_tick
- * every few hundred ms while it runs; engine_stop, then recsess_finish.
+ * regularly while it runs (bfmon record: 5 times a second; the terminal UI: every second);
+ * engine_stop, then recsess_finish.
  *
  * Threads: recsess_attach on any one thread; recsess_tick and the getters on one thread at a time,
  * after recsess_attach returned (the caller orders them); recsess_finish after engine_stop.

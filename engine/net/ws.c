@@ -294,30 +294,30 @@ static int64_t ms_ns(int64_t ms)
     return ms * CLK_NS_PER_MS;
 }
 
+static void send_event(ws_client *c, const ws_event *ev)
+{
+    if (c->cfg.on_event && !c->destroying)
+        c->cfg.on_event(c->cfg.ctx, ev);
+}
+
 static void emit(ws_client *c, ws_event_kind kind, const conn *k, bool resumed, const char *stream,
                  const char *detail)
 {
-    if (!c->cfg.on_event || c->destroying)
-        return;
-    ws_event ev = { .kind = kind,
-                    .route = k ? k->route : WS_ROUTE_PUBLIC,
-                    .conn = k ? k->serial : 0,
-                    .resumed = resumed,
-                    .stream = stream,
-                    .detail = detail };
-    c->cfg.on_event(c->cfg.ctx, &ev);
+    send_event(c, &(ws_event){ .kind = kind,
+                               .route = k ? k->route : WS_ROUTE_PUBLIC,
+                               .conn = k ? k->serial : 0,
+                               .resumed = resumed,
+                               .stream = stream,
+                               .detail = detail });
 }
 
 static void emit_rotated(ws_client *c, const conn *now, const conn *old, const char *detail)
 {
-    if (!c->cfg.on_event || c->destroying)
-        return;
-    ws_event ev = { .kind = WS_EV_ROTATED,
-                    .route = now->route,
-                    .conn = now->serial,
-                    .replaced = old->serial,
-                    .detail = detail };
-    c->cfg.on_event(c->cfg.ctx, &ev);
+    send_event(c, &(ws_event){ .kind = WS_EV_ROTATED,
+                               .route = now->route,
+                               .conn = now->serial,
+                               .replaced = old->serial,
+                               .detail = detail });
 }
 
 #define STAT_ADD(c, field, v)                                                                      \

@@ -117,6 +117,8 @@ Test(cli, live_record_goes_with_the_terminal_ui)
     cli_live o;
     cr_assert_eq(cli_parse_live(ARGC(v), v, &o), CLI_RUN);
     cr_assert_str_eq(o.record, "rec/dir");
+    cr_assert_eq(o.nkinds, 4, "bfmon record's default streams");
+    cr_assert_str_eq(o.kind_ptrs[3], "markPrice@1s");
     cr_assert_eq(cli_parse_live(ARGC(headless), headless, &o), EXIT_USAGE, "bfmon record's job");
     cr_assert_eq(cli_parse_live(ARGC(empty), empty, &o), EXIT_USAGE);
     char *none[] = { "bfmon", NULL };

@@ -106,6 +106,14 @@ Test(canvas, resize_blanks_and_rect_inset)
     cr_assert(rect_empty((rect){ 0, 0, 0, 5 }));
 }
 
+/* The canvas as text equals want. */
+static void expect_row(const canvas *c, const char *want, const char *what)
+{
+    char *d = canvas_dump(c, false);
+    cr_assert_str_eq(d, want, "%s", what);
+    free(d);
+}
+
 Test(canvas, right_aligned_and_cut_text)
 {
     canvas *c = canvas_create(8, 1);
@@ -114,26 +122,16 @@ Test(canvas, right_aligned_and_cut_text)
     theme_init(&u, true, DEPTH_256);
     theme_init(&a, false, DEPTH_MONO);
     canvas_put_right(c, 8, 0, all, ROLE_NORMAL, "abc");
-    char *d = canvas_dump(c, false);
-    cr_assert_str_eq(d, "     abc\n");
-    free(d);
+    expect_row(c, "     abc\n", "right-aligned");
     canvas_clear(c, all, ROLE_NORMAL);
     canvas_put_cut(c, 1, 0, 5, all, ROLE_NORMAL, &u, "fits!");
-    d = canvas_dump(c, false);
-    cr_assert_str_eq(d, " fits!  \n", "text that fits is not cut");
-    free(d);
+    expect_row(c, " fits!  \n", "text that fits is not cut");
     canvas_put_cut(c, 1, 0, 5, all, ROLE_NORMAL, &u, "too long");
-    d = canvas_dump(c, false);
-    cr_assert_str_eq(d, " too \xe2\x80\xa6  \n", "four glyphs and the ellipsis");
-    free(d);
+    expect_row(c, " too \xe2\x80\xa6  \n", "four glyphs and the ellipsis");
     canvas_put_cut(c, 0, 0, 3, all, ROLE_NORMAL, &a, "wxyz");
-    d = canvas_dump(c, false);
-    cr_assert_str_eq(d, "wx~o \xe2\x80\xa6  \n", "the ASCII theme cuts with ~");
-    free(d);
+    expect_row(c, "wx~o \xe2\x80\xa6  \n", "the ASCII theme cuts with ~");
     canvas_put_cut(c, 0, 0, 0, all, ROLE_NORMAL, &a, "none");
-    d = canvas_dump(c, false);
-    cr_assert_str_eq(d, "wx~o \xe2\x80\xa6  \n", "no columns, nothing drawn");
-    free(d);
+    expect_row(c, "wx~o \xe2\x80\xa6  \n", "no columns, nothing drawn");
     canvas_destroy(c);
 
     rect i = rect_intersect((rect){ 0, 0, 10, 4 }, (rect){ 6, 2, 10, 10 });
