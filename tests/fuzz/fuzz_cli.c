@@ -88,6 +88,12 @@ static void fuzz_live(int argc, char **argv)
         return;
     check_feed(&a.feed);
     align_feed(&a.feed, &b.feed);
+    /* --record: bfmon record's default streams, each pointer into its own array */
+    FUZZ_CHECK(a.record ? a.nkinds >= 1 && !a.headless : a.nkinds == 0, "live: %zu stream kinds",
+               a.nkinds);
+    for (size_t i = 0; i < b.nkinds; i++)
+        FUZZ_CHECK(b.kind_ptrs[i] == b.kinds[i] && b.kinds[i][0], "live: stream kind %zu", i);
+    memcpy(b.kind_ptrs, a.kind_ptrs, sizeof b.kind_ptrs);
     FUZZ_CHECK(!memcmp(&a, &b, sizeof a), "live: a second parse gives other options");
     check_fps(a.fps);
 }
